@@ -1,0 +1,50 @@
+"""The command line: ``audit``, ``diff`` and ``serve``.
+
+Exit codes: 0 success, 1 ``audit --fail-on`` matched, 2 any error.
+Errors are one line on stderr that names the problem, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from exporter import __version__
+from exporter.commands import audit, diff, serve
+from exporter.config import ConfigError
+from exporter.report import ReportFormatError
+from exporter.sources import SourceError
+
+PROG = "iam-credential-exporter"
+
+
+class UsageError(ValueError):
+    """A flag value that argparse cannot check by itself."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Watch the IAM credential report of AWS accounts: audit it once, "
+        "compare two reports, or serve it to Prometheus.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    serve.add_parser(sub)
+    audit.add_parser(sub)
+    diff.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.run(args)
+        return code
+    except (ConfigError, ReportFormatError, SourceError, UsageError, ValueError) as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,98 @@
+"""``audit``: a one-shot report of findings, with CI-friendly exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+from exporter.analyse import analyse
+from exporter.commands.common import add_format_flag, output_format, parse_instant
+from exporter.config import Config, load_config
+from exporter.evaluate import Evaluation
+from exporter.findings import SEVERITIES, at_or_above
+from exporter.output import render_audit
+from exporter.sources import FileReportSource, ReportSource, SourceError
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "audit",
+        help="audit credential reports once and print the findings",
+        description="Audit the IAM credential report once. Reads --report-file(s), or the "
+        "live account through the AWS SDK's usual credentials. Exit codes: 0 no finding at "
+        "or above --fail-on, 1 some finding at or above it, 2 error.",
+    )
+    p.add_argument(
+        "--report-file",
+        action="append",
+        metavar="PATH",
+        help="read a saved credential report ('-' for standard input); repeatable",
+    )
+    p.add_argument("--config", metavar="FILE", help="YAML configuration file")
+    p.add_argument(
+        "--as-of",
+        type=parse_instant,
+        metavar="ISO8601",
+        help="evaluate ages as of this time (default: now, UTC)",
+    )
+    add_format_flag(p)
+    p.add_argument(
+        "--fail-on",
+        choices=SEVERITIES,
+        metavar="SEVERITY",
+        help="exit 1 when a finding is at or above SEVERITY (critical, high, medium, low)",
+    )
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    now: datetime = args.as_of or datetime.now(timezone.utc)
+    sources = audit_sources(args.report_file, config)
+    results, failed = audit_all(sources, config, now)
+    if not results:
+        for f in failed:
+            print(f"{f['account']}: {f['reason']}: {f['message']}", file=sys.stderr)
+        raise SourceError("error", "no account could be audited")
+    merged = merge(results)
+    sys.stdout.write(render_audit(output_format(args.format), now, merged, failed))
+    for f in failed:
+        print(f"could not audit {f['account']} ({f['reason']}): {f['message']}", file=sys.stderr)
+    if args.fail_on and any(at_or_above(f.severity, args.fail_on) for f in merged.findings):
+        return 1
+    return 0
+
+
+def audit_sources(paths: list[str] | None, config: Config) -> list[tuple[str, ReportSource]]:
+    if paths:
+        if paths.count("-") > 1:
+            raise ValueError("--report-file - (standard input) can be given only once")
+        return [(p, FileReportSource(p)) for p in paths]
+    from exporter.aws import IamReportFetcher, make_client
+
+    return [("ambient account", IamReportFetcher(make_client("iam")))]
+
+
+def audit_all(
+    sources: list[tuple[str, ReportSource]], config: Config, now: datetime
+) -> tuple[list[Evaluation], list[dict[str, str]]]:
+    results: list[Evaluation] = []
+    failed: list[dict[str, str]] = []
+    for label, source in sources:
+        try:
+            results.append(analyse(source.fetch(), config, now).evaluation)
+        except SourceError as err:
+            failed.append({"account": label, "reason": err.reason, "message": str(err)})
+    return results, failed
+
+
+def merge(results: list[Evaluation]) -> Evaluation:
+    expired = {e: None for r in results for e in r.expired_exemptions}
+    return Evaluation(
+        findings=tuple(f for r in results for f in r.findings),
+        exempted=tuple(f for r in results for f in r.exempted),
+        expired_exemptions=tuple(expired),
+        problems=tuple(p for r in results for p in r.problems),
+    )

@@ -1,0 +1,42 @@
+"""``diff OLD NEW``: what changed between two saved credential reports."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from exporter.commands.common import add_format_flag, output_format
+from exporter.diff import diff_reports
+from exporter.output import render_changes
+from exporter.records import CredentialReport
+from exporter.report import ReportFormatError, parse_report
+from exporter.sources import FileReportSource
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "diff",
+        help="list what changed between two saved credential reports",
+        description="Compare two credential reports of the same account and list the "
+        "changes per user: users created or deleted, MFA, console passwords, access keys.",
+    )
+    p.add_argument("old", metavar="OLD", help="the earlier report file ('-' for stdin)")
+    p.add_argument("new", metavar="NEW", help="the later report file")
+    add_format_flag(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.old == "-" and args.new == "-":
+        raise ValueError("only one of OLD and NEW can be standard input")
+    changes = diff_reports(_load(args.old), _load(args.new))
+    sys.stdout.write(render_changes(output_format(args.format), changes))
+    return 0
+
+
+def _load(path: str) -> CredentialReport:
+    try:
+        return parse_report(FileReportSource(path).fetch().content)
+    except ReportFormatError as err:
+        raise ReportFormatError(f"{path}: {err}") from None

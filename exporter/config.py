@@ -1,0 +1,190 @@
+"""The YAML configuration: checks, exemptions, account sources and flag defaults.
+
+``config_from_dict`` is pure and does all validation; every error names the
+offending key, e.g. ``checks.password_unused.max_idle_days``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from exporter.checks import CHECKS
+from exporter.exemptions import Exemption
+from exporter.findings import SEVERITIES
+
+TOP_LEVEL_KEYS = ("flags", "checks", "exemptions", "accounts")
+USER_KINDS = ("human", "programmatic")
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the key."""
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    enabled: bool
+    severity: str
+    human: Mapping[str, int]
+    programmatic: Mapping[str, int]
+
+    def thresholds(self, is_human: bool) -> Mapping[str, int]:
+        return self.human if is_human else self.programmatic
+
+
+@dataclass(frozen=True)
+class Config:
+    checks: Mapping[str, CheckConfig] = field(default_factory=lambda: default_checks())
+    exemptions: tuple[Exemption, ...] = ()
+    flags: Mapping[str, Any] = field(default_factory=dict)
+    accounts: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def enabled_checks(self) -> tuple[str, ...]:
+        return tuple(cid for cid, c in self.checks.items() if c.enabled)
+
+
+def default_checks() -> dict[str, CheckConfig]:
+    return {
+        cid: CheckConfig(True, spec.severity, dict(spec.thresholds), dict(spec.thresholds))
+        for cid, spec in CHECKS.items()
+    }
+
+
+def load_config(path: str | Path | None) -> Config:
+    if path is None:
+        return Config()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {path}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
+    return config_from_dict(data, source=str(path))
+
+
+def config_from_dict(data: Any, source: str = "config") -> Config:
+    if data is None:
+        data = {}
+    _require_mapping(data, source)
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            raise ConfigError(
+                f"{source}: unknown key {key!r} (expected one of: {', '.join(TOP_LEVEL_KEYS)})"
+            )
+    flags = data.get("flags") or {}
+    _require_mapping(flags, "flags")
+    accounts = data.get("accounts") or {}
+    _require_mapping(accounts, "accounts")
+    return Config(
+        checks=_checks(data.get("checks") or {}),
+        exemptions=_exemptions(data.get("exemptions") or []),
+        flags={str(k): v for k, v in flags.items()},
+        accounts=accounts,
+    )
+
+
+def _checks(raw: Any) -> dict[str, CheckConfig]:
+    _require_mapping(raw, "checks")
+    checks = default_checks()
+    for cid, body in raw.items():
+        where = f"checks.{cid}"
+        if cid not in CHECKS:
+            raise ConfigError(f"{where}: unknown check (known: {', '.join(CHECKS)})")
+        checks[cid] = _check(where, CHECKS[cid].thresholds, checks[cid], body or {})
+    return checks
+
+
+def _check(
+    where: str, known: Mapping[str, int], base: CheckConfig, body: Any
+) -> CheckConfig:
+    _require_mapping(body, where)
+    allowed = {"enabled", "severity", *USER_KINDS, *known}
+    for key in body:
+        if key not in allowed:
+            raise ConfigError(f"{where}.{key}: unknown setting (allowed: {', '.join(allowed)})")
+    enabled = body.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"{where}.enabled: must be true or false, got {enabled!r}")
+    severity = body.get("severity", base.severity)
+    if severity not in SEVERITIES:
+        raise ConfigError(f"{where}.severity: must be one of {', '.join(SEVERITIES)}")
+    common = {**known, **_thresholds(where, known, {k: body[k] for k in known if k in body})}
+    per_kind = {
+        kind: {**common, **_thresholds(f"{where}.{kind}", known, body.get(kind) or {})}
+        for kind in USER_KINDS
+    }
+    return CheckConfig(enabled, severity, per_kind["human"], per_kind["programmatic"])
+
+
+def _thresholds(where: str, known: Mapping[str, int], raw: Any) -> dict[str, int]:
+    _require_mapping(raw, where)
+    out = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(f"{where}.{key}: unknown threshold (known: {', '.join(known)})")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{where}.{key}: must be a whole number of days >= 0, got {value!r}")
+        out[key] = value
+    return out
+
+
+def _exemptions(raw: Any) -> tuple[Exemption, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError("exemptions: must be a list")
+    return tuple(_exemption(f"exemptions[{i}]", e) for i, e in enumerate(raw))
+
+
+def _exemption(where: str, raw: Any) -> Exemption:
+    _require_mapping(raw, where)
+    allowed = {"user", "arn", "checks", "reason", "expires"}
+    for key in raw:
+        if key not in allowed:
+            raise ConfigError(f"{where}.{key}: unknown setting (allowed: {', '.join(allowed)})")
+    if ("user" in raw) == ("arn" in raw):
+        raise ConfigError(f"{where}: give exactly one of 'user' or 'arn'")
+    pattern = raw.get("user", raw.get("arn"))
+    if not isinstance(pattern, str) or not pattern:
+        raise ConfigError(f"{where}: the user/arn pattern must be a non-empty string")
+    reason = raw.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise ConfigError(f"{where}.reason: required, a non-empty string")
+    checks = raw.get("checks")
+    if checks is not None:
+        if not isinstance(checks, list) or not checks:
+            raise ConfigError(f"{where}.checks: must be a non-empty list of check ids")
+        for cid in checks:
+            if cid not in CHECKS:
+                raise ConfigError(f"{where}.checks: unknown check {cid!r}")
+    return Exemption(
+        pattern=pattern,
+        by_arn="arn" in raw,
+        checks=frozenset(checks) if checks else None,
+        reason=reason.strip(),
+        expires=_date(f"{where}.expires", raw.get("expires")),
+    )
+
+
+def _date(where: str, value: Any) -> date | None:
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ConfigError(f"{where}: must be a date such as 2027-01-31, got {value!r}")
+
+
+def _require_mapping(value: Any, where: str) -> None:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: must be a mapping, got {type(value).__name__}")

@@ -1,0 +1,46 @@
+"""Severities and findings: the vocabulary shared by checks, output and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+# Ordered from most to least severe; lowercase everywhere (labels, config, json).
+SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low")
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+def at_or_above(severity: str, threshold: str) -> bool:
+    return SEVERITY_RANK[severity] <= SEVERITY_RANK[threshold]
+
+
+class Finding(NamedTuple):
+    account_id: str
+    user: str
+    arn: str
+    check: str
+    severity: str
+    key: int | None
+    message: str
+    facts: Mapping[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "account_id": self.account_id,
+            "user": self.user,
+            "arn": self.arn,
+            "check": self.check,
+            "severity": self.severity,
+            "key": self.key,
+            "message": self.message,
+            "facts": dict(self.facts),
+        }
+
+    def sort_key(self) -> tuple[int, str, str, str, int]:
+        return (
+            SEVERITY_RANK[self.severity],
+            self.account_id,
+            self.check,
+            self.user,
+            self.key or 0,
+        )
