@@ -39,7 +39,7 @@ class CheckConfig:
 
 @dataclass(frozen=True)
 class Config:
-    checks: Mapping[str, CheckConfig] = field(default_factory=lambda: default_checks())
+    checks: Mapping[str, CheckConfig] = field(default_factory=lambda: default_checks())  # noqa: PLW0108 (defined below)
     exemptions: tuple[Exemption, ...] = ()
     flags: Mapping[str, Any] = field(default_factory=dict)
     accounts: Mapping[str, Any] = field(default_factory=dict)
@@ -104,9 +104,7 @@ def _checks(raw: Any) -> dict[str, CheckConfig]:
     return checks
 
 
-def _check(
-    where: str, known: Mapping[str, int], base: CheckConfig, body: Any
-) -> CheckConfig:
+def _check(where: str, known: Mapping[str, int], base: CheckConfig, body: Any) -> CheckConfig:
     _require_mapping(body, where)
     allowed = {"enabled", "severity", *USER_KINDS, *known}
     for key in body:

@@ -62,7 +62,7 @@ def _user_changes(account: str, old: CredentialRecord, new: CredentialRecord) ->
         add("password_disabled", None, "console password removed")
     elif old.password_enabled is False and new.password_enabled is True:
         add("password_enabled", None, "console password set")
-    for ok, nk in zip(old.access_keys, new.access_keys):
+    for ok, nk in zip(old.access_keys, new.access_keys, strict=True):
         kind = _key_change(ok, nk)
         if kind:
             add(kind, nk.number, _KEY_DETAIL[kind].format(n=nk.number))

@@ -68,9 +68,7 @@ def _table_audit(as_of: datetime, findings: list[Finding], result: Evaluation) -
     out.append(_table(["SEVERITY", "ACCOUNT", "USER", "CHECK", "KEY", "MESSAGE"], rows))
     counts = severity_counts(findings)
     out.append("")
-    out.append(
-        f"{len(findings)} finding(s): " + ", ".join(f"{counts[s]} {s}" for s in SEVERITIES)
-    )
+    out.append(f"{len(findings)} finding(s): " + ", ".join(f"{counts[s]} {s}" for s in SEVERITIES))
     if result.exempted:
         out.append(f"{len(result.exempted)} finding(s) exempted by the exemption list")
     for e in result.expired_exemptions:
@@ -103,6 +101,6 @@ def _csv(rows: list[list[str]], columns: Sequence[str]) -> str:
 def _table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(header)]  # fmt: skip
-    lines = ["  ".join(c.ljust(w) for c, w in zip(header, widths)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(header, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     return "\n".join(lines)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 ROOT_USER = "<root_account>"
 
@@ -26,9 +26,9 @@ class Special(enum.Enum):
 
 
 # A column that holds a date, or one of the special states.
-Timestamp = Union[datetime, Special]
+Timestamp = datetime | Special
 # A column that holds true/false, or one of the special states.
-Flag = Union[bool, Special]
+Flag = bool | Special
 
 
 class AccessKey(NamedTuple):

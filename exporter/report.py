@@ -53,7 +53,7 @@ def parse_report(data: bytes | str) -> CredentialReport:
     text = _decode(data)
     rows = _rows(text)
     header = next(rows, None)
-    if header is None or header == [] or header == [""]:
+    if header is None or header in ([], [""]):
         raise ReportFormatError("the credential report is empty")
     index = _column_index(header)
     parser = _RowParser(index)

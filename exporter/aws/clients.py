@@ -27,7 +27,9 @@ class ClientSettings:
 
 
 def make_client(
-    service: str, session: boto3.session.Session | None = None, settings: ClientSettings | None = None
+    service: str,
+    session: boto3.session.Session | None = None,
+    settings: ClientSettings | None = None,
 ) -> Any:
     settings = settings or ClientSettings()
     session = session or boto3.session.Session()

@@ -23,6 +23,7 @@ CREDENTIAL_CODES = frozenset(
 )  # fmt: skip
 ACCESS_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 
+
 def classify(err: Exception) -> SourceError:
     if isinstance(err, SourceError):
         return err

@@ -27,9 +27,7 @@ def parse_duration(text: str) -> timedelta:
     """A duration as Prometheus writes it: ``30s``, ``5m``, ``1h``, ``1h30m``, ``2d``."""
     m = _DURATION.match(text.strip())
     if not text.strip() or not m or not any(m.groups()):
-        raise argparse.ArgumentTypeError(
-            f"not a duration: {text!r} (examples: 30s, 5m, 1h, 1h30m)"
-        )
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (examples: 30s, 5m, 1h, 1h30m)")
     d, h, mi, s = (int(g or 0) for g in m.groups())
     return timedelta(days=d, hours=h, minutes=mi, seconds=s)
 
