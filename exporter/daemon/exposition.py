@@ -1,0 +1,372 @@
+"""Render a snapshot once per refresh; serve it per scrape with live process metrics.
+
+prometheus_client renders about 8 µs per series, so 50k findings cost ~0.4 s:
+far too slow for every scrape, fine once per refresh. The refresh job renders
+the text format, its gzip and OpenMetrics here; a scrape only renders the small
+process/platform/GC registry and concatenates. Two gzip members back to back
+are one valid gzip stream (RFC 1952), so the cached gzip is reused as is.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    generate_latest,
+)
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.openmetrics import exposition as om
+from prometheus_client.registry import Collector
+
+from exporter import __version__
+from exporter.config import Config
+from exporter.daemon.snapshot import AccountState, Exposition
+from exporter.findings import Finding
+from exporter.records import CredentialReport
+
+CONTENT_TYPE_TEXT = CONTENT_TYPE_PLAIN_0_0_4
+CONTENT_TYPE_OPENMETRICS = om.CONTENT_TYPE_LATEST
+_EOF = b"# EOF\n"
+
+# Maps a user name to the value of the ``user`` label; None leaves per-user
+# series out (``--labels.user=none``). The security layer supplies name/hash/none.
+UserLabel = Callable[[str], "str | None"]
+
+STALE_KEY_CHECKS = {
+    "access_key_not_rotated": "not_rotated",
+    "access_key_unused": "unused",
+    "access_key_never_used": "never_used",
+}
+
+
+def identity(user: str) -> str | None:
+    return user
+
+
+@dataclass(frozen=True)
+class ExpositionOptions:
+    refresh_interval: timedelta = timedelta(hours=1)
+    finding_series: bool = True
+    finding_series_limit: int = 50_000
+    user_facts: bool = False
+    user_label: UserLabel = identity
+    version: str = __version__
+
+
+def format_duration(d: timedelta) -> str:
+    """Prometheus style: 1h, 30m, 1h30m, 45s."""
+    seconds = int(d.total_seconds())
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts) or "0s"
+
+
+def render(
+    accounts: Sequence[AccountState], config: Config, options: ExpositionOptions
+) -> Exposition:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(accounts, config, options))
+    text = generate_latest(registry)
+    openmetrics = bytes(om.generate_latest(registry)).removesuffix(_EOF)  # type: ignore[no-untyped-call]
+    return Exposition(
+        text=text,
+        text_gzip=_gzip(text),
+        openmetrics=openmetrics,
+        openmetrics_gzip=_gzip(openmetrics),
+    )
+
+
+def _gzip(data: bytes) -> bytes:
+    return gzip.compress(data, compresslevel=6, mtime=0)
+
+
+class LiveMetrics:
+    """Process, platform and GC metrics, rendered at scrape time so they stay live."""
+
+    def __init__(self, collectors: Iterable[Collector] | None = None) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        for collector in collectors or (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            self.registry.register(collector)
+
+    def text(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def openmetrics(self) -> bytes:
+        return bytes(om.generate_latest(self.registry))  # type: ignore[no-untyped-call]
+
+
+@dataclass(frozen=True)
+class Body:
+    content: bytes
+    content_type: str
+    content_encoding: str | None
+
+
+def wants_openmetrics(accept: str | None) -> bool:
+    return any(
+        part.split(";")[0].strip().lower() == "application/openmetrics-text"
+        for part in (accept or "").split(",")
+    )
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    for part in (accept_encoding or "").split(","):
+        coding, _, params = part.partition(";")
+        if coding.strip().lower() == "gzip":
+            q = params.strip().removeprefix("q=")
+            return not (q and _float(q) == 0.0)
+    return False
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return 1.0
+
+
+def body(
+    exposition: Exposition, live: LiveMetrics, accept: str | None, accept_encoding: str | None
+) -> Body:
+    gz = accepts_gzip(accept_encoding)
+    if wants_openmetrics(accept):
+        tail = live.openmetrics()
+        content = exposition.openmetrics_gzip + _gzip(tail) if gz else exposition.openmetrics + tail
+        return Body(content, CONTENT_TYPE_OPENMETRICS, "gzip" if gz else None)
+    tail = live.text()
+    content = exposition.text_gzip + _gzip(tail) if gz else exposition.text + tail
+    return Body(content, CONTENT_TYPE_TEXT, "gzip" if gz else None)
+
+
+def _ts(when: datetime) -> float:
+    return when.timestamp()
+
+
+class SnapshotCollector(Collector):
+    """Yields the metric contract (issue 3) for a set of account states."""
+
+    def __init__(
+        self, accounts: Sequence[AccountState], config: Config, options: ExpositionOptions
+    ) -> None:
+        self.accounts = accounts
+        self.config = config
+        self.options = options
+        self.cached = (
+            f"From the cached credential report, refreshed every "
+            f"{format_duration(options.refresh_interval)}."
+        )
+
+    def _help(self, text: str) -> str:
+        return f"{text} {self.cached}"
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._health()
+        yield from self._inventory()
+        yield from self._findings()
+        yield from self._finding_series()
+        if self.options.user_facts:
+            yield from self._user_facts()
+
+    def _analysed(self) -> Iterator[tuple[AccountState, CredentialReport, Sequence[Finding]]]:
+        for state in self.accounts:
+            if state.analysis is not None:
+                yield state, state.analysis.report, state.analysis.evaluation.findings
+
+    def _health(self) -> Iterator[Metric]:
+        build = InfoMetricFamily(
+            "aws_iam_exporter_build", "Version of the exporter (value 1).", labels=["version"]
+        )
+        build.add_metric([self.options.version], {})
+        yield build
+        info = InfoMetricFamily(
+            "aws_iam_account", "Name of each account this exporter watches (value 1).",
+            labels=["account_id", "account_name"],
+        )  # fmt: skip
+        success = _gauge(
+            "aws_iam_exporter_refresh_success",
+            "1 if the last refresh of the account's credential report succeeded, else 0.",
+        )
+        last = _gauge(
+            "aws_iam_exporter_last_refresh_success_timestamp_seconds",
+            "Unix time of the last successful refresh of the account's credential report.",
+        )
+        duration = _gauge(
+            "aws_iam_exporter_refresh_duration_seconds",
+            "Duration of the last refresh of the account's credential report, in seconds.",
+        )
+        errors = CounterMetricFamily(
+            "aws_iam_exporter_refresh_errors",
+            "Failed refreshes of the account's credential report, by reason.",
+            labels=["account_id", "reason"],
+        )
+        for s in self.accounts:
+            info.add_metric([s.account_id, s.name], {})
+            if s.attempted:
+                success.add_metric([s.account_id], 1.0 if s.success else 0.0)
+                duration.add_metric([s.account_id], s.duration_seconds)
+            if s.last_success is not None:
+                last.add_metric([s.account_id], _ts(s.last_success))
+            for reason, count in sorted(s.errors_total.items()):
+                errors.add_metric([s.account_id, reason], count)
+        yield from (info, success, last, duration, errors)
+
+    def _inventory(self) -> Iterator[Metric]:
+        users = _gauge("aws_iam_users", self._help("IAM users in the report, root excluded."))
+        no_mfa = _gauge(
+            "aws_iam_users_without_mfa",
+            self._help("Root without MFA (critical) and console users without MFA (high)."),
+            ["account_id", "severity"],
+        )
+        generated = _gauge(
+            "aws_iam_credential_report_generated_timestamp_seconds",
+            "Unix time at which AWS generated the credential report in use (its GeneratedTime).",
+        )
+        problems = _gauge(
+            "aws_iam_credential_report_problems",
+            self._help("Values in the report that could not be read (those fields are unknown)."),
+        )
+        changes = CounterMetricFamily(
+            "aws_iam_credential_changes",
+            "Changes seen between consecutive credential reports, by kind.",
+            labels=["account_id", "change"],
+        )
+        for state, report, _ in self._analysed():
+            aid = state.account_id
+            users.add_metric([aid], len(report.users))
+            root_no_mfa = sum(1 for r in report.records if r.is_root and r.mfa_active is False)
+            console_no_mfa = sum(
+                1 for r in report.users if r.password_enabled is True and r.mfa_active is False
+            )
+            no_mfa.add_metric([aid, "critical"], root_no_mfa)
+            no_mfa.add_metric([aid, "high"], console_no_mfa)
+            if report.generated_time is not None:
+                generated.add_metric([aid], _ts(report.generated_time))
+            problems.add_metric([aid], len(report.problems))
+        for state in self.accounts:
+            for kind, count in state.changes_total.items():
+                changes.add_metric([state.account_id, kind], count)
+        yield from (users, no_mfa, generated, problems, changes)
+
+    def _findings(self) -> Iterator[Metric]:
+        enabled = [(cid, c) for cid, c in self.config.checks.items() if c.enabled]
+        findings = _gauge(
+            "aws_iam_findings",
+            self._help("Findings per check; every enabled check is present, 0 when clean."),
+            ["account_id", "check", "severity"],
+        )
+        exempted = _gauge(
+            "aws_iam_exempted_findings",
+            self._help("Findings suppressed by the exemption list, per check."),
+            ["account_id", "check"],
+        )
+        stale = _gauge(
+            "aws_iam_stale_access_keys",
+            self._help("Active access keys not rotated, unused or never used."),
+            ["account_id", "severity", "reason"],
+        )
+        for state, _, found in self._analysed():
+            aid = state.account_id
+            assert state.analysis is not None
+            counts = Counter(f.check for f in found)
+            skipped = Counter(f.check for f in state.analysis.evaluation.exempted)
+            for cid, cfg in enabled:
+                findings.add_metric([aid, cid, cfg.severity], counts.get(cid, 0))
+                exempted.add_metric([aid, cid], skipped.get(cid, 0))
+            for cid, reason in STALE_KEY_CHECKS.items():
+                key_check = self.config.checks.get(cid)
+                if key_check is not None and key_check.enabled:
+                    stale.add_metric([aid, key_check.severity, reason], counts.get(cid, 0))
+        yield from (findings, exempted, stale)
+
+    def _finding_series(self) -> Iterator[Metric]:
+        if not self.options.finding_series:
+            return
+        series = _gauge(
+            "aws_iam_finding",
+            self._help("One series per finding (value 1), for drill-down."),
+            ["account_id", "check", "severity", "user", "key"],
+        )
+        dropped = _gauge(
+            "aws_iam_finding_series_dropped",
+            "Findings left out of aws_iam_finding by the series limit.",
+        )
+        ranked = sorted(
+            ((f, s) for s, _, found in self._analysed() for f in found),
+            key=lambda pair: pair[0].sort_key(),
+        )
+        label = self.options.user_label
+        limit = self.options.finding_series_limit
+        left_out: Counter[str] = Counter()
+        kept = 0
+        for finding, state in ranked:
+            user = label(finding.user)
+            if user is None:
+                continue
+            if kept >= limit:
+                left_out[state.account_id] += 1
+                continue
+            key = "" if finding.key is None else str(finding.key)
+            series.add_metric([state.account_id, finding.check, finding.severity, user, key], 1)
+            kept += 1
+        for state, _, _ in self._analysed():
+            dropped.add_metric([state.account_id], left_out.get(state.account_id, 0))
+        yield from (series, dropped)
+
+    def _user_facts(self) -> Iterator[Metric]:
+        mfa = _gauge(
+            "aws_iam_user_mfa_active",
+            self._help("1 if the user has an MFA device, else 0."),
+            ["account_id", "user"],
+        )
+        pw = _gauge(
+            "aws_iam_user_password_last_used_timestamp_seconds",
+            self._help("Unix time the user's console password was last used."),
+            ["account_id", "user"],
+        )
+        rotated = _gauge(
+            "aws_iam_access_key_last_rotated_timestamp_seconds",
+            self._help("Unix time the access key was created or last rotated."),
+            ["account_id", "user", "key"],
+        )
+        used = _gauge(
+            "aws_iam_access_key_last_used_timestamp_seconds",
+            self._help("Unix time the access key was last used."),
+            ["account_id", "user", "key"],
+        )
+        for state, report, _ in self._analysed():
+            aid = state.account_id
+            for rec in report.records:
+                user = self.options.user_label(rec.user)
+                if user is None:
+                    continue
+                if isinstance(rec.mfa_active, bool):
+                    mfa.add_metric([aid, user], 1.0 if rec.mfa_active else 0.0)
+                if isinstance(rec.password_last_used, datetime):
+                    pw.add_metric([aid, user], _ts(rec.password_last_used))
+                for k in rec.access_keys:
+                    if isinstance(k.last_rotated, datetime):
+                        rotated.add_metric([aid, user, str(k.number)], _ts(k.last_rotated))
+                    if isinstance(k.last_used, datetime):
+                        used.add_metric([aid, user, str(k.number)], _ts(k.last_used))
+        yield from (mfa, pw, rotated, used)
+
+
+def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, doc, labels=labels or ["account_id"])

@@ -1,0 +1,228 @@
+"""The HTTP side: a threading stdlib server whose handlers only read the current snapshot.
+
+Routes: ``/`` (landing page), the telemetry path (default ``/metrics``),
+``/-/healthy`` and ``/-/ready``. Other paths get 404, other methods 405, and a
+bug gets a plain 500, never a traceback.
+
+Security plugs in through three optional parameters of ``WebApp``, all called
+per request or connection so that a reloaded configuration applies at once:
+``auth(path, headers) -> bool`` guards ``/`` and the telemetry path (health
+endpoints stay open); ``headers()`` yields extra response headers for every
+response; ``ssl_context()`` returns the TLS context for each new connection,
+or None for plain HTTP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from exporter import __version__
+from exporter.daemon.exposition import LiveMetrics, body
+from exporter.daemon.landing import render_landing
+from exporter.daemon.snapshot import Snapshot
+
+log = logging.getLogger("exporter.http")
+
+Authenticator = Callable[[str, Message], bool]
+HeadersProvider = Callable[[], Iterable[tuple[str, str]]]
+SSLContextProvider = Callable[[], "ssl.SSLContext | None"]
+
+HEALTH_PATHS = ("/-/healthy", "/-/ready")
+
+
+def parse_listen_address(text: str) -> tuple[str, int]:
+    """``host:port``, ``:port`` (all interfaces) or ``[v6]:port``."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(
+            f"--web.listen-address: {text!r} is not host:port (examples: :10063, 127.0.0.1:10063)"
+        )
+    host = host.strip("[]") if host.startswith("[") else host
+    if ":" in host and not text.startswith("["):
+        raise ValueError(f"--web.listen-address: write IPv6 addresses in brackets: {text!r}")
+    return host, int(port)
+
+
+@dataclass
+class WebApp:
+    """What the handlers need; everything in it is safe to read from many threads."""
+
+    snapshot: Callable[[], Snapshot | None]
+    telemetry_path: str = "/metrics"
+    live: LiveMetrics = field(default_factory=LiveMetrics)
+    auth: Authenticator | None = None
+    headers: HeadersProvider | None = None
+    ssl_context: SSLContextProvider | None = None
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+
+
+class ExporterHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    handshake_timeout = 10.0
+
+    def __init__(self, address: tuple[str, int], app: WebApp) -> None:
+        host = address[0]
+        if ":" in host:
+            self.address_family = socket.AF_INET6
+        self.app = app
+        super().__init__((host or "0.0.0.0", address[1]), Handler)
+
+    def server_bind(self) -> None:
+        if self.address_family == socket.AF_INET6:
+            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        # The TLS handshake runs here, in the connection's own thread, so a slow
+        # or hostile client cannot stall the accept loop.
+        context = self.app.ssl_context() if self.app.ssl_context else None
+        if context is not None:
+            try:
+                request.settimeout(self.handshake_timeout)
+                request = context.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError) as err:
+                log.debug(
+                    "TLS handshake failed", extra={"client": client_address[0], "error": str(err)}
+                )
+                self.shutdown_request(request)
+                return
+        super().process_request_thread(request, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("connection error", exc_info=True)
+
+
+class ServerThread:
+    """Runs an ``ExporterHTTPServer`` in a background thread."""
+
+    def __init__(self, address: tuple[str, int], app: WebApp) -> None:
+        self.server = ExporterHTTPServer(address, app)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, name="http"
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=5)
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: ExporterHTTPServer
+    protocol_version = "HTTP/1.1"
+    server_version = f"iam-credential-exporter/{__version__}"
+    timeout = 30  # seconds a client may take to send its request
+
+    def do_GET(self) -> None:
+        self._dispatch(head=False)
+
+    def do_HEAD(self) -> None:
+        self._dispatch(head=True)
+
+    def __getattr__(self, name: str) -> Any:
+        # Every other method (POST, PUT, FOO...) is refused with 405, not 501.
+        if name.startswith("do_"):
+            return self._not_allowed
+        raise AttributeError(name)
+
+    def _not_allowed(self) -> None:
+        self._send(405, b"method not allowed\n", extra=[("Allow", "GET, HEAD")])
+
+    def _dispatch(self, head: bool) -> None:
+        self._head = head
+        try:
+            self._route(self.path.split("?", 1)[0])
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception:
+            log.exception("error while answering %s %s", self.command, self.path[:200])
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self._send(500, b"internal error\n")
+
+    def _route(self, path: str) -> None:
+        app = self.server.app
+        if path == "/-/healthy":
+            self._send(200, b"healthy\n")
+        elif path == "/-/ready":
+            ready = app.snapshot() is not None
+            self._send(200 if ready else 503, b"ready\n" if ready else b"not ready\n")
+        elif path in ("/", app.telemetry_path):
+            if app.auth is not None and not app.auth(path, self.headers):
+                self._send(
+                    401, b"unauthorized\n", extra=[("WWW-Authenticate", 'Basic realm="exporter"')]
+                )
+            elif path == "/":
+                page = render_landing(app.snapshot(), app.telemetry_path, app.now())
+                self._send(200, page, "text/html; charset=utf-8")
+            else:
+                self._metrics(app)
+        else:
+            self._send(404, b"not found\n")
+
+    def _metrics(self, app: WebApp) -> None:
+        snapshot = app.snapshot()
+        if snapshot is None:
+            self._send(503, b"no data yet: the first refresh has not finished\n")
+            return
+        out = body(
+            snapshot.exposition,
+            app.live,
+            self.headers.get("Accept"),
+            self.headers.get("Accept-Encoding"),
+        )
+        extra = [("Vary", "Accept, Accept-Encoding")]
+        if out.content_encoding:
+            extra.append(("Content-Encoding", out.content_encoding))
+        self._send(200, out.content, out.content_type, extra)
+
+    def _send(
+        self,
+        status: int,
+        content: bytes,
+        content_type: str = "text/plain; charset=utf-8",
+        extra: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(content)))
+        for name, value in extra:
+            self.send_header(name, value)
+        provider = self.server.app.headers
+        if provider is not None:
+            for name, value in provider():
+                self.send_header(name, value)
+        self.end_headers()
+        if not getattr(self, "_head", False):
+            self.wfile.write(content)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # Requests the stdlib rejects itself (bad request line, huge headers...).
+        self.close_connection = True
+        self._head = False
+        text = f"{code} {message or self.responses.get(code, ('error',))[0]}\n"
+        self._send(code, text.encode("utf-8", "replace"))
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s - " + format, self.address_string(), *args)

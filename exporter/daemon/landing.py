@@ -1,0 +1,94 @@
+"""The HTML landing page: each account's findings, report age and last refresh."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from html import escape
+
+from exporter.checks import CHECKS
+from exporter.daemon.snapshot import AccountState, Snapshot
+from exporter.findings import SEVERITIES, SEVERITY_RANK
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.5em}
+td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}
+.critical{color:#b00;font-weight:bold}.high{color:#d60}.medium{color:#a80}.low{color:#666}
+.fail{color:#b00}.ok{color:#080}
+"""
+
+
+def render_landing(snapshot: Snapshot | None, telemetry_path: str, now: datetime) -> bytes:
+    path = escape(telemetry_path)
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        "<title>AWS IAM credential exporter</title>",
+        f"<style>{_STYLE}</style></head><body>",
+        "<h1>AWS IAM credential exporter</h1>",
+        f"<p><a href='{path}'>Metrics</a> &middot; <a href='-/healthy'>Health</a> "
+        "&middot; <a href='-/ready'>Readiness</a></p>",
+    ]
+    if snapshot is None:
+        parts.append("<p>The first refresh has not finished yet.</p>")
+    else:
+        parts.append(f"<p>Last refresh: {_ago(snapshot.created_at, now)}.</p>")
+        parts.extend(_account(state, now) for state in snapshot.accounts)
+    parts.append("</body></html>")
+    return "\n".join(parts).encode("utf-8")
+
+
+def _account(state: AccountState, now: datetime) -> str:
+    title = escape(
+        f"{state.name} ({state.account_id})" if state.name != state.account_id else state.name
+    )
+    out = [f"<h2>{title}</h2>", "<p>", _refresh_line(state, now)]
+    generated = state.report_generated
+    if generated is not None:
+        out.append(f"<br>Credential report generated {_ago(generated, now)}.")
+    out.append("</p>")
+    if state.analysis is None:
+        out.append("<p>No data yet.</p>")
+        return "\n".join(out)
+    findings = state.analysis.evaluation.findings
+    by_sev = Counter(f.severity for f in findings)
+    out.append(
+        "<p>Findings: "
+        + ", ".join(f"<span class='{s}'>{by_sev.get(s, 0)} {s}</span>" for s in SEVERITIES)
+        + f" &middot; {len(state.analysis.report.users)} users</p>"
+    )
+    by_check = Counter((f.check, f.severity) for f in findings)
+    rows = sorted(by_check.items(), key=lambda kv: (SEVERITY_RANK[kv[0][1]], -kv[1], kv[0][0]))
+    if rows:
+        out.append("<table><tr><th>Severity</th><th>Check</th><th>Findings</th></tr>")
+        for (check, severity), count in rows:
+            title = CHECKS[check].title if check in CHECKS else check
+            out.append(
+                f"<tr><td class='{severity}'>{severity}</td>"
+                f"<td>{escape(title)} <code>{escape(check)}</code></td><td>{count}</td></tr>"
+            )
+        out.append("</table>")
+    return "\n".join(out)
+
+
+def _refresh_line(state: AccountState, now: datetime) -> str:
+    if not state.attempted:
+        return "Not refreshed yet."
+    if state.success:
+        return f"<span class='ok'>Last refresh succeeded</span> ({state.duration_seconds:.2f}s)."
+    reason = escape(state.last_error_reason or "error")
+    message = escape(state.last_error_message or "")
+    since = (
+        f" Last success {_ago(state.last_success, now)}; showing that data."
+        if state.last_success
+        else ""
+    )
+    return f"<span class='fail'>Last refresh failed: {reason}</span> ({message}).{since}"
+
+
+def _ago(when: datetime, now: datetime) -> str:
+    seconds = max(0, int((now - when).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago ({when:%Y-%m-%d %H:%M:%S} UTC)"
+    return f"{seconds}s ago ({when:%Y-%m-%d %H:%M:%S} UTC)"
