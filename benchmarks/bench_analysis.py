@@ -1,0 +1,104 @@
+"""Target 1: parse a 5000-user report and evaluate every check, against the seed script.
+
+The baseline is ``benchmarks.baseline_seed.seed_audit``: the article's script
+(``csv.DictReader``, ``datetime.fromisoformat`` per date it reads, seven checks).
+Ours is ``parse_report`` + ``evaluate`` with the default configuration, i.e. every
+check in the catalogue that reads the report. Both get the same bytes and the
+same ``now``; samples alternate between the two so that a noisy neighbour slows
+both alike. Before timing, the run checks that both find the same seven-check
+findings, so the comparison is like for like.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+
+from benchmarks.baseline_seed import SEED_CHECKS, check_of, seed_audit
+from benchmarks.common import Result
+from benchmarks.synthetic import AS_OF, generate_report
+from exporter.checks import CHECKS
+from exporter.config import Config
+from exporter.evaluate import evaluate
+from exporter.report import parse_report
+
+FULL_USERS = 5000  # the IAM quota of users per account
+QUICK_USERS = 1000
+
+# One finding reduced to what both implementations state: the check, the user,
+# the key, the severity and the message (root's key message differs in wording only).
+Fact = tuple[str, str, "int | None", str, "str | None"]
+
+
+def seed_facts(data: bytes, now: datetime) -> Counter[Fact]:
+    facts: Counter[Fact] = Counter()
+    for f in seed_audit(data, now):
+        check, key = check_of(f)
+        message = None if check == "root_access_key_active" else f["issue"]
+        facts[(check, f["user"], key, f["severity"].lower(), message)] += 1
+    return facts
+
+
+def core_facts(data: bytes, now: datetime) -> Counter[Fact]:
+    """Our findings for the seed's seven checks only."""
+    facts: Counter[Fact] = Counter()
+    for f in evaluate(parse_report(data), Config(), now).findings:
+        if f.check in SEED_CHECKS:
+            message = None if f.check == "root_access_key_active" else f.message
+            facts[(f.check, f.user, f.key, f.severity, message)] += 1
+    return facts
+
+
+def interleaved(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Median seconds of each function, sampled in turn, after one warm-up each."""
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for fn in fns.values():
+        fn()
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            gc.collect()
+            start = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def run(quick: bool) -> list[Result]:
+    users = QUICK_USERS if quick else FULL_USERS
+    repeat = 5 if quick else 31
+    data = generate_report(users)
+    now = AS_OF
+    config = Config()
+    if seed_facts(data, now) != core_facts(data, now):
+        raise AssertionError("the seed baseline and our core disagree: not comparable")
+    report = parse_report(data)
+    times = interleaved(
+        {
+            "seed": lambda: seed_audit(data, now),
+            "core": lambda: evaluate(parse_report(data), config, now),
+            "parse": lambda: parse_report(data),
+            "evaluate": lambda: evaluate(report, config, now),
+        },
+        repeat,
+    )
+    ms = {name: t * 1000 for name, t in times.items()}
+    # The checks that read the report (the others use other IAM APIs).
+    checks = sum(1 for c in config.enabled_checks if CHECKS[c].fn is not None)
+    ratio = ms["core"] / ms["seed"]
+    return [
+        Result(
+            f"analysis {users} users: parse + evaluate (median)",
+            ms["core"],
+            "ms",
+            baseline=ms["seed"],
+            target="ratio <= 1.0 vs seed script",
+            passed=ratio <= 1.0,
+        ),
+        Result(f"analysis {users} users: parse_report only", ms["parse"], "ms"),
+        Result(f"analysis {users} users: evaluate ({checks} checks) only", ms["evaluate"], "ms"),
+        Result("analysis per user: parse + evaluate", ms["core"] * 1000 / (users + 1), "us"),
+    ]
