@@ -48,16 +48,21 @@ class IamReportFetcher:
     def _fetch(self) -> FetchedReport:
         deadline = self._clock() + self.deadline_seconds
         delay = self.first_delay
+        # What we were waiting for at the deadline names the failure (in progress,
+        # expired, not present), so a stuck ReportExpired is not reported as slowness.
+        waiting = "report_in_progress"
         while True:
             state = self._generate()
             if state == "COMPLETE":
                 got = self._get()
-                if got is not None:
+                if isinstance(got, FetchedReport):
                     return got
+                waiting = got
             if self._clock() + delay > deadline:
                 raise SourceError(
-                    "report_in_progress",
-                    f"the credential report was not ready after {self.deadline_seconds:g}s",
+                    waiting,
+                    f"the credential report was not ready after {self.deadline_seconds:g}s "
+                    f"({waiting.replace('_', ' ')})",
                 )
             self._sleep(delay)
             delay = min(delay * 2, self.max_delay)
@@ -71,13 +76,14 @@ class IamReportFetcher:
                 return "INPROGRESS"
             raise
 
-    def _get(self) -> FetchedReport | None:
+    def _get(self) -> FetchedReport | str:
+        """The report, or the reason it is not ready yet."""
         try:
             resp = self.client.get_credential_report()
         except ClientError as err:
             code = err.response.get("Error", {}).get("Code")
             if code in ("ReportInProgress", "ReportNotReady", "ReportNotPresent", "ReportExpired"):
-                return None  # generate again and keep polling
+                return classify(err).reason  # generate again and keep polling
             raise
         content = resp.get("Content", b"")
         if isinstance(content, str):

@@ -1,0 +1,197 @@
+"""Durable state under ``--state.dir``: the last good report of each source.
+
+From it the daemon rebuilds its snapshot at start-up (served at once, before
+AWS answers) and diffs the first refresh against the report seen before the
+restart (no flood of ``user_created`` changes).
+
+Each source has one JSON file, written crash-safely: a temp file in the same
+directory, fsync, rename over the old file, fsync the directory. A crash at
+any point leaves either the old or the new file, never a mix. Files are mode
+0600 (they hold the credential report) in a 0700 directory.
+
+A file that is unreadable, corrupt, of another format or version, or that
+belongs to another source is logged and ignored: state is an optimisation,
+never a reason not to start.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("exporter.state")
+
+STATE_FORMAT = "aws-iam-credential-exporter/state"
+STATE_VERSION = 1
+MAX_STATE_BYTES = 256 << 20
+_TEMP_MARK = ".tmp-"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+class StateError(Exception):
+    """The state directory cannot be used or a file cannot be written."""
+
+
+@dataclass(frozen=True)
+class SavedReport:
+    key: str  # the source's name: an account id or a --report-file path
+    content: bytes  # the raw report, as fetched
+    generated_time: datetime | None  # the report's own GeneratedTime
+    fetched_at: datetime  # end of the refresh that fetched it (last success)
+
+
+class StateStore:
+    """One directory of state files. Thread-safe: every write is a rename."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as err:
+            raise StateError(f"--state.dir: cannot create {directory}: {err.strerror}") from None
+        if not self.directory.is_dir():
+            raise StateError(f"--state.dir: {directory} is not a directory")
+        if not os.access(self.directory, os.W_OK | os.X_OK):
+            raise StateError(f"--state.dir: {directory} is not writable")
+        self._remove_stale_temp_files()
+
+    def path_for(self, key: str) -> Path:
+        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
+        return self.directory / f"report-{_UNSAFE.sub('_', key)[-64:]}-{digest}.json"
+
+    def save_report(self, saved: SavedReport) -> None:
+        document = {
+            "format": STATE_FORMAT,
+            "version": STATE_VERSION,
+            "kind": "report",
+            "key": saved.key,
+            "generated_time": _iso(saved.generated_time),
+            "fetched_at": _iso(saved.fetched_at),
+            "sha256": hashlib.sha256(saved.content).hexdigest(),
+            "content": base64.b64encode(saved.content).decode("ascii"),
+        }
+        data = json.dumps(document, separators=(",", ":")).encode("utf-8")
+        atomic_write(self.path_for(saved.key), data)
+
+    def load_report(self, key: str) -> SavedReport | None:
+        path = self.path_for(key)
+        if not path.exists():
+            return None
+        try:
+            return _decode_report(path, key)
+        except StateError as err:
+            log.warning("ignoring state file %s: %s", path, err)
+            return None
+
+    def load_all(self) -> dict[str, SavedReport]:
+        """Every valid saved report, by key; invalid files are logged and skipped."""
+        found: dict[str, SavedReport] = {}
+        for path in sorted(self.directory.glob("report-*.json")):
+            try:
+                saved = _decode_report(path, None)
+            except StateError as err:
+                log.warning("ignoring state file %s: %s", path, err)
+                continue
+            if self.path_for(saved.key) == path:
+                found[saved.key] = saved
+            else:
+                log.warning("ignoring state file %s: it is named for another source", path)
+        return found
+
+    def _remove_stale_temp_files(self) -> None:
+        # Left behind by a crash between create and rename; never read.
+        for stale in self.directory.glob(f".*{_TEMP_MARK}*"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so that a crash leaves the old or the new file."""
+    temp = path.with_name(f".{path.name}{_TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.fchmod(fd, 0o600)  # exact mode whatever the umask
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+        _fsync_dir(path.parent)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise StateError(f"cannot write state file {path}: {err.strerror or err}") from None
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _decode_report(path: Path, key: str | None) -> SavedReport:
+    doc = _read_document(path)
+    if doc.get("kind") != "report":
+        raise StateError(f"kind is {doc.get('kind')!r}, expected 'report'")
+    if key is not None and doc.get("key") != key:
+        raise StateError(f"it belongs to source {doc.get('key')!r}, not {key!r}")
+    if not isinstance(doc.get("key"), str):
+        raise StateError("no source key")
+    try:
+        content = base64.b64decode(str(doc["content"]), validate=True)
+        fetched_at = _parse_time(doc["fetched_at"])
+        generated = _parse_time(doc["generated_time"]) if doc.get("generated_time") else None
+    except (KeyError, ValueError, TypeError, binascii.Error) as err:
+        raise StateError(f"a field is missing or malformed ({err})") from None
+    if fetched_at is None:
+        raise StateError("fetched_at is missing")
+    if hashlib.sha256(content).hexdigest() != doc.get("sha256"):
+        raise StateError("the checksum does not match: the file is corrupt")
+    return SavedReport(doc["key"], content, generated, fetched_at)
+
+
+def _read_document(path: Path) -> dict[str, Any]:
+    try:
+        if path.stat().st_size > MAX_STATE_BYTES:
+            raise StateError(f"larger than {MAX_STATE_BYTES} bytes")
+        data = json.loads(path.read_bytes())
+    except OSError as err:
+        raise StateError(f"cannot read it: {err.strerror}") from None
+    except (ValueError, UnicodeDecodeError):
+        raise StateError("not valid JSON (truncated or corrupt)") from None
+    if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
+        raise StateError("not a state file of this exporter")
+    if data.get("version") != STATE_VERSION:
+        raise StateError(
+            f"format version {data.get('version')!r}, this build reads {STATE_VERSION}"
+        )
+    return data
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when else None
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    when = datetime.fromisoformat(str(value))
+    if when.tzinfo is None:
+        raise ValueError(f"time without an offset: {value}")
+    return when
