@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from exporter import __version__
@@ -256,6 +257,8 @@ def build_targets(flags: dict[str, Any], config: Config) -> list[AccountTarget]:
 
 def _file_account_id(path: str) -> str:
     """The account id in a report file, read once at start-up; "" if it cannot be read yet."""
+    if not Path(path).is_file():
+        return ""  # a missing file or a pipe: learn the id from the first refresh instead
     try:
         return parse_report(FileReportSource(path).fetch().content).account_id or ""
     except (SourceError, ReportFormatError) as err:
