@@ -39,16 +39,18 @@ _TEMP_MARK = ".tmp-"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
-class StateError(Exception):
+class StateError(ValueError):
     """The state directory cannot be used or a file cannot be written."""
 
 
 @dataclass(frozen=True)
 class SavedReport:
-    key: str  # the source's name: an account id or a --report-file path
+    key: str  # the source's identity: an account id, a --report-file path, "ambient"
     content: bytes  # the raw report, as fetched
     generated_time: datetime | None  # the report's own GeneratedTime
-    fetched_at: datetime  # end of the refresh that fetched it (last success)
+    fetched_at: datetime  # the refresh that fetched it (the last success)
+    account_id: str = ""  # the account_id label, when known
+    name: str = ""  # the account's display name
 
 
 class StateStore:
@@ -76,6 +78,8 @@ class StateStore:
             "version": STATE_VERSION,
             "kind": "report",
             "key": saved.key,
+            "account_id": saved.account_id,
+            "name": saved.name,
             "generated_time": _iso(saved.generated_time),
             "fetched_at": _iso(saved.fetched_at),
             "sha256": hashlib.sha256(saved.content).hexdigest(),
@@ -163,7 +167,14 @@ def _decode_report(path: Path, key: str | None) -> SavedReport:
         raise StateError("fetched_at is missing")
     if hashlib.sha256(content).hexdigest() != doc.get("sha256"):
         raise StateError("the checksum does not match: the file is corrupt")
-    return SavedReport(doc["key"], content, generated, fetched_at)
+    return SavedReport(
+        doc["key"],
+        content,
+        generated,
+        fetched_at,
+        account_id=str(doc.get("account_id") or ""),
+        name=str(doc.get("name") or ""),
+    )
 
 
 def _read_document(path: Path) -> dict[str, Any]:

@@ -21,11 +21,12 @@ from typing import Any
 from exporter import __version__
 from exporter.commands.common import parse_duration
 from exporter.config import Config, ConfigError, load_config
-from exporter.daemon.app import Daemon, DaemonSettings
+from exporter.daemon.app import Daemon, DaemonSettings, Hooks
 from exporter.daemon.exposition import ExpositionOptions
 from exporter.daemon.http import parse_listen_address
 from exporter.daemon.logs import FORMATS, LEVELS, setup_logging
-from exporter.daemon.refresh import AccountTarget
+from exporter.daemon.refresh import AccountTarget, utc_now
+from exporter.privacy import KEY_ENV, USER_LABEL_MODES, make_labeler
 from exporter.report import ReportFormatError, parse_report
 from exporter.sources import FileReportSource, SourceError
 
@@ -119,6 +120,21 @@ FLAGS: list[Flag] = [
          "rest are counted in aws_iam_finding_series_dropped", 50_000, _count, "N"),
     Flag("metrics.user-facts", "export per-user raw facts (MFA, last use and rotation "
          "times); high cardinality", False),
+    # Security and reliability (issue 7): exporter/web, exporter/privacy.py, exporter/state.py.
+    Flag("web.config.file", "exporter-toolkit web config (TLS, basic auth, headers); "
+         "re-read when it changes", None, str, "FILE"),
+    Flag("labels.user", "what the user label carries: name, hash (keyed HMAC) or none "
+         "(aggregates only)", "name", _choice(USER_LABEL_MODES), "MODE"),
+    Flag("labels.user-hash-key-file", f"key for --labels.user=hash (else ${KEY_ENV})",
+         None, str, "FILE"),
+    Flag("state.dir", "keep the last good report of each account here; served at start-up",
+         None, str, "DIR"),
+    Flag("aws.max-attempts", "AWS calls per request, retries included", 5, _positive_int, "N"),
+    Flag("aws.connect-timeout", "AWS connect timeout", timedelta(seconds=5), _interval,
+         "DURATION"),
+    Flag("aws.read-timeout", "AWS read timeout", timedelta(seconds=20), _interval, "DURATION"),
+    Flag("aws.poll-deadline", "give up waiting for a credential report after this long",
+         timedelta(minutes=2), _interval, "DURATION"),
 ]  # fmt: skip
 
 
@@ -219,15 +235,42 @@ def run(args: argparse.Namespace) -> int:
             finding_series=flags["metrics.finding-series"],
             finding_series_limit=flags["metrics.finding-series-limit"],
             user_facts=flags["metrics.user-facts"],
+            user_label=make_labeler(flags["labels.user"], flags["labels.user-hash-key-file"]),
         ),
     )
+    hooks, target_list = security_hooks(flags, config, settings, lambda: targets)
     try:
-        daemon = Daemon(lambda: targets, config, settings)
+        daemon = Daemon(target_list, config, settings, hooks)
     except OSError as err:
         raise ValueError(
             f"--web.listen-address: cannot listen on {flags['web.listen-address']}: {err.strerror}"
         ) from None
     return serve_until_signalled(daemon)
+
+
+def security_hooks(
+    flags: dict[str, Any],
+    config: Config,
+    settings: DaemonSettings,
+    targets: Callable[[], Sequence[AccountTarget]],
+) -> tuple[Hooks, Callable[[], Sequence[AccountTarget]]]:
+    """TLS, auth and headers from --web.config.file; save/restore from --state.dir.
+
+    An invalid web config or an unusable state directory stops start-up here.
+    """
+    from exporter.state import StateStore
+    from exporter.state_restore import StatePersistence
+    from exporter.web import WebAccess
+    from exporter.web.hooks import WebHooks
+
+    web = WebHooks(WebAccess(flags["web.config.file"]))
+    hooks = Hooks(auth=web.auth, headers=web.headers, ssl_context=web.ssl_context)
+    if flags["state.dir"]:
+        persistence = StatePersistence(StateStore(flags["state.dir"]), config, settings.exposition)
+        hooks.state_hooks = [*hooks.state_hooks, persistence.save]
+        hooks.initial_snapshot = persistence.restore(utc_now())
+        targets = persistence.wrap(targets)
+    return hooks, targets
 
 
 def build_targets(flags: dict[str, Any], config: Config) -> list[AccountTarget]:
@@ -249,10 +292,19 @@ def build_targets(flags: dict[str, Any], config: Config) -> list[AccountTarget]:
                 f"--report-file: several files are for account(s) {', '.join(duplicates)}"
             )
         return targets
-    from exporter.aws import IamReportFetcher, make_client
+    from exporter.aws import ClientSettings, IamReportFetcher, make_client
 
     # The ambient account's id is learned from its first report (see AccountTarget).
-    return [AccountTarget("", "ambient", IamReportFetcher(make_client("iam")))]
+    settings = ClientSettings(
+        max_attempts=flags["aws.max-attempts"],
+        connect_timeout=flags["aws.connect-timeout"].total_seconds(),
+        read_timeout=flags["aws.read-timeout"].total_seconds(),
+    )
+    fetcher = IamReportFetcher(
+        make_client("iam", settings=settings),
+        deadline_seconds=flags["aws.poll-deadline"].total_seconds(),
+    )
+    return [AccountTarget("", "ambient", fetcher)]
 
 
 def _file_account_id(path: str) -> str:
