@@ -25,8 +25,6 @@ from exporter.config import Config, ConfigError
 AMBIENT_KEY = "ambient"
 DEFAULT_SESSION_NAME = "iam-credential-exporter"
 DEFAULT_ROLE_TEMPLATE = "arn:{partition}:iam::{account_id}:role/iam-credential-exporter"
-DEFAULT_WORKERS = 8
-MAX_WORKERS = 256
 SERVICE_LINKED_PATH = "/aws-service-role/"
 
 # Region name prefixes of the non-commercial partitions, most specific first.
@@ -119,7 +117,6 @@ class AccountsConfig:
     ambient: bool = True
     explicit: tuple[AccountSpec, ...] = ()
     organizations: OrganizationsSpec | None = None
-    workers: int = DEFAULT_WORKERS
     region: str | None = None
     roles: RoleAudit = field(default_factory=RoleAudit)
     account_checks: bool = True
@@ -145,7 +142,7 @@ def merge_targets(cfg: AccountsConfig, discovered: Iterable[AccountSpec]) -> lis
     return [out[k] for k in sorted(out)]
 
 
-_TOP_KEYS = ("ambient", "list", "organizations", "workers", "region", "roles", "account_checks")
+_TOP_KEYS = ("ambient", "list", "organizations", "region", "roles", "account_checks")
 
 
 def parse_accounts(raw: Any) -> AccountsConfig:
@@ -158,9 +155,6 @@ def parse_accounts(raw: Any) -> AccountsConfig:
     org_raw = raw.get("organizations")
     organizations = None if org_raw is None else _organizations(org_raw, region)
     ambient = _bool(f"{where}.ambient", raw.get("ambient"), not explicit and organizations is None)
-    workers = raw.get("workers", DEFAULT_WORKERS)
-    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
-        raise ConfigError(f"{where}.workers: must be a whole number from 1 to {MAX_WORKERS}")
     if not ambient and not explicit and organizations is None:
         raise ConfigError(
             f"{where}: no account to watch (ambient is false, no list, no organizations)"
@@ -169,7 +163,6 @@ def parse_accounts(raw: Any) -> AccountsConfig:
         ambient=ambient,
         explicit=explicit,
         organizations=organizations,
-        workers=workers,
         region=region,
         roles=_roles(raw.get("roles")),
         account_checks=_bool(f"{where}.account_checks", raw.get("account_checks"), True),

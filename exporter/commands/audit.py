@@ -7,7 +7,6 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
-from exporter.analyse import analyse
 from exporter.commands.common import add_format_flag, output_format, parse_instant
 from exporter.config import Config, load_config
 from exporter.evaluate import Evaluation
@@ -70,22 +69,18 @@ def audit_sources(paths: list[str] | None, config: Config) -> list[tuple[str, Re
         if paths.count("-") > 1:
             raise ValueError("--report-file - (standard input) can be given only once")
         return [(p, FileReportSource(p)) for p in paths]
-    from exporter.aws import IamReportFetcher, make_client
+    from exporter.aws.targets import account_sources  # the accounts: section (issue 5)
 
-    return [("ambient account", IamReportFetcher(make_client("iam")))]
+    return account_sources(config)
 
 
 def audit_all(
     sources: list[tuple[str, ReportSource]], config: Config, now: datetime
 ) -> tuple[list[Evaluation], list[dict[str, str]]]:
-    results: list[Evaluation] = []
-    failed: list[dict[str, str]] = []
-    for label, source in sources:
-        try:
-            results.append(analyse(source.fetch(), config, now).evaluation)
-        except SourceError as err:
-            failed.append({"account": label, "reason": err.reason, "message": str(err)})
-    return results, failed
+    # In parallel, with a progress bar on a TTY; role and account checks included.
+    from exporter.account_audit import audit_accounts
+
+    return audit_accounts(sources, config, now)
 
 
 def merge(results: list[Evaluation]) -> Evaluation:

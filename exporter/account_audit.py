@@ -1,0 +1,90 @@
+"""``audit`` across accounts: fetch in parallel, add role and account checks, keep going.
+
+A failing account does not stop the others; it is returned in ``failed`` with its
+reason. A part that fails on its own (e.g. roles denied while the report is
+readable) is a warning on stderr, and the rest of that account is still audited.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any, TextIO
+
+from exporter.account_checks import evaluate_account
+from exporter.account_records import AccountDetailsSource
+from exporter.accounts import accounts_config
+from exporter.analyse import analyse
+from exporter.config import Config
+from exporter.evaluate import Evaluation
+from exporter.progress import Progress
+from exporter.sources import ReportSource, SourceError
+
+DEFAULT_WORKERS = 4
+
+
+def audit_workers(config: Config) -> int:
+    """The ``refresh.workers`` flag of the config file (shared with ``serve``)."""
+    value = config.flags.get("refresh.workers", DEFAULT_WORKERS)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1
+
+
+def audit_accounts(
+    sources: Sequence[tuple[str, ReportSource]],
+    config: Config,
+    now: datetime,
+    stderr: TextIO | None = None,
+) -> tuple[list[Evaluation], list[dict[str, str]]]:
+    stderr = stderr or sys.stderr
+    progress = Progress(len(sources), stderr)
+
+    def one(item: tuple[str, ReportSource]) -> tuple[Evaluation | None, dict[str, str], list[str]]:
+        label, source = item
+        try:
+            evaluation, warnings = audit_one(label, source, config, now)
+        except SourceError as err:
+            progress.advance(ok=False)
+            return None, {"account": label, "reason": err.reason, "message": str(err)}, []
+        progress.advance()
+        return evaluation, {}, warnings
+
+    workers = max(1, min(audit_workers(config), len(sources) or 1))
+    with ThreadPoolExecutor(workers, thread_name_prefix="audit") as pool:
+        outcomes = list(pool.map(one, sources))  # map keeps the configured order
+    progress.close()
+    results = [ev for ev, _, _ in outcomes if ev is not None]
+    failed = [f for ev, f, _ in outcomes if ev is None]
+    for _, _, warnings in outcomes:
+        for warning in warnings:
+            print(warning, file=stderr)
+    return results, failed
+
+
+def audit_one(
+    label: str, source: ReportSource, config: Config, now: datetime
+) -> tuple[Evaluation, list[str]]:
+    analysis = analyse(source.fetch(), config, now)
+    if not isinstance(source, AccountDetailsSource):
+        return analysis.evaluation, []
+    details = source.fetch_details()
+    warnings = [
+        f"{label}: {part} checks skipped ({reason}): {message}"
+        for part, reason, message in details.errors
+    ]
+    account_id = details.account_id or analysis.report.account_id or ""
+    extra = evaluate_account(
+        account_id, details.roles, details.facts, config, accounts_config(config).roles, now
+    )
+    return merge_two(analysis.evaluation, extra), warnings
+
+
+def merge_two(a: Evaluation, b: Evaluation) -> Evaluation:
+    expired: Mapping[Any, None] = dict.fromkeys((*a.expired_exemptions, *b.expired_exemptions))
+    return Evaluation(
+        findings=a.findings + b.findings,
+        exempted=a.exempted + b.exempted,
+        expired_exemptions=tuple(expired),
+        problems=a.problems + b.problems,
+    )
