@@ -20,13 +20,22 @@ _VERIFY = {
 
 
 def build_ssl_context(tls: TLSConfig) -> ssl.SSLContext:
+    for key, path in (("cert_file", tls.cert_file), ("key_file", tls.key_file),
+                      ("client_ca_file", tls.client_ca_file)):  # fmt: skip
+        # ssl's own errors do not say which file is missing or unreadable.
+        if path is not None:
+            try:
+                with open(path, "rb"):
+                    pass
+            except OSError as err:
+                raise WebConfigError(
+                    f"tls_server_config.{key}: cannot read {path}: {err.strerror}"
+                ) from None
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = _VERSIONS[tls.min_version]
     ctx.maximum_version = _VERSIONS[tls.max_version]
     try:
         ctx.load_cert_chain(certfile=str(tls.cert_file), keyfile=str(tls.key_file))
-    except FileNotFoundError as err:
-        raise WebConfigError(f"tls_server_config: cannot read {err.filename}") from None
     except (OSError, ssl.SSLError) as err:
         raise WebConfigError(
             f"tls_server_config: cannot load cert_file {tls.cert_file} with key_file "
