@@ -218,6 +218,8 @@ class Handler(BaseHTTPRequestHandler):
         # Requests the stdlib rejects itself (bad request line, huge headers...).
         self.close_connection = True
         self._head = False
+        if self.request_version == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"  # HTTP/0.9 has no status line; we want a 4xx seen
         text = f"{code} {message or self.responses.get(code, ('error',))[0]}\n"
         self._send(code, text.encode("utf-8", "replace"))
 

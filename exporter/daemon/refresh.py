@@ -96,6 +96,13 @@ class Refresher:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
+    def wait_idle(self, timeout: float) -> bool:
+        """True once no refresh is running (waiting up to ``timeout`` seconds)."""
+        if self._run_lock.acquire(timeout=timeout):
+            self._run_lock.release()
+            return True
+        return False
+
     def run(self) -> Snapshot:
         # Two overlapping runs would race on the counters; the scheduler also prevents it.
         with self._run_lock:

@@ -1,0 +1,331 @@
+"""Many accounts in the daemon (issue 5): targets, role and account checks, shard metrics.
+
+* ``AccountsWiring.targets`` is the daemon's target list: the ``accounts:`` section
+  resolved by ``AccountDirectory`` (Organizations discovery re-run on each refresh,
+  the last good list kept when it fails), filtered to this replica's shard.
+* ``state_hook`` runs in the refresh worker after an account's report: it fetches
+  roles and account facts (when the report succeeded), evaluates ``role_unused`` and
+  ``root_hardware_mfa_missing``, and merges their findings into the account's
+  evaluation, so ``aws_iam_findings``, exemptions and the landing page count them.
+  When the account fails, its last good roles and facts are re-evaluated instead.
+* ``collector`` adds the metrics below to each refresh's rendering.
+
+Per-role detail is ``aws_iam_role_finding{account_id,check,severity,role}`` (value 1):
+a separate family, so ``aws_iam_finding`` keeps its user/key labels unchanged.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from types import MappingProxyType
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from exporter.account_audit import merge_two
+from exporter.account_checks import ROLE_CHECKS, evaluate_account, role_name
+from exporter.account_records import (
+    AccountDetails,
+    AccountDetailsSource,
+    AccountFacts,
+    RoleRecord,
+)
+from exporter.accounts import AccountsConfig, accounts_config
+from exporter.analyse import Analysis
+from exporter.config import Config
+from exporter.daemon.refresh import AccountTarget
+from exporter.daemon.snapshot import AccountState
+from exporter.sharding import Shard
+from exporter.sources import FetchedReport
+
+EXTRAS_KEY = "accounts"  # AccountState.extras[EXTRAS_KEY] is an AccountExtras
+LANDING_HEADER = "landing_header"  # str: shown once at the top of the landing page
+LANDING_LINES = "landing_lines"  # tuple[str, ...]: shown under the account's heading
+
+
+@dataclass(frozen=True)
+class AccountExtras:
+    roles: tuple[RoleRecord, ...] | None = None  # last good
+    facts: AccountFacts | None = None  # last good
+    detail_errors_total: Mapping[tuple[str, str], int] = MappingProxyType({})
+    last_detail_errors: tuple[tuple[str, str, str], ...] = ()
+    throttled_total: int = 0
+
+
+class AccountsWiring:
+    def __init__(
+        self,
+        flags: Mapping[str, Any],
+        config: Config,
+        fixed: Sequence[AccountTarget] = (),
+        directory: Any = None,
+    ) -> None:
+        """``fixed``: targets of --demo / --report-file (no directory, no sharding);
+        otherwise the accounts come from the config's ``accounts:`` section."""
+        self.config = config
+        self.accounts: AccountsConfig = accounts_config(config)
+        self.shard = Shard(int(flags.get("shard.index", 0)), int(flags.get("shard.count", 1)))
+        self.finding_series = bool(flags.get("metrics.finding-series", True))
+        self.series_limit = int(flags.get("metrics.finding-series-limit", 50_000))
+        self._fixed = [_with_demo_details(t) for t in fixed]
+        self.directory = None if fixed else (directory or self._directory(flags))
+        self.configured = len(self._fixed)
+        self.discovery_error: str | None = None
+
+    def _directory(self, flags: Mapping[str, Any]) -> Any:
+        from exporter.aws.clients import ClientSettings
+        from exporter.aws.targets import AccountDirectory
+
+        settings = ClientSettings(
+            max_attempts=int(flags.get("aws.max-attempts", 5)),
+            connect_timeout=_seconds(flags.get("aws.connect-timeout"), 5.0),
+            read_timeout=_seconds(flags.get("aws.read-timeout"), 20.0),
+        )
+        return AccountDirectory(
+            self.accounts,
+            self.shard,
+            settings=settings,
+            poll_deadline=_seconds(flags.get("aws.poll-deadline"), 120.0),
+        )
+
+    # -- the daemon's target list ---------------------------------------------------------
+
+    def targets(self) -> list[AccountTarget]:
+        if self.directory is None:
+            return list(self._fixed)
+        resolved = self.directory.refresh()
+        self.configured = len(resolved.accounts)
+        self.discovery_error = resolved.discovery_error and resolved.discovery_error.reason
+        return [
+            AccountTarget(spec.account_id or "", spec.name, self.directory.source(spec))
+            for spec in resolved.owned
+        ]
+
+    # -- after each account's refresh -----------------------------------------------------
+
+    def state_hook(self, target: AccountTarget, state: AccountState, now: datetime) -> AccountState:
+        before = state.extras.get(EXTRAS_KEY)
+        extras = before if isinstance(before, AccountExtras) else AccountExtras()
+        source = target.source
+        if state.success and isinstance(source, AccountDetailsSource):
+            extras = _updated(extras, source.fetch_details())
+        throttled = getattr(source, "throttled_total", None)
+        if isinstance(throttled, int):
+            extras = replace(extras, throttled_total=throttled)
+        analysis = state.analysis
+        if analysis is not None:
+            found = evaluate_account(
+                state.account_id, extras.roles, extras.facts, self.config,
+                self.accounts.roles, now,
+            )  # fmt: skip
+            analysis = Analysis(analysis.report, merge_two(analysis.evaluation, found))
+        more = {
+            EXTRAS_KEY: extras,
+            LANDING_HEADER: self.landing_header(),
+            LANDING_LINES: _landing_lines(extras),
+        }
+        return replace(state, analysis=analysis, extras=MappingProxyType({**state.extras, **more}))
+
+    def landing_header(self) -> str:
+        if self.directory is None:
+            return ""
+        owned = "every account" if self.shard.count == 1 else f"shard {self.shard.label}"
+        text = f"This replica owns {owned}: {self.configured} account(s) configured in all."
+        if self.directory.cfg.organizations is not None:
+            text += (
+                f" Organizations discovery failed ({self.discovery_error}); "
+                "keeping the last good account list."
+                if self.discovery_error
+                else " Organizations discovery succeeded."
+            )
+        return text
+
+    # -- metrics, rendered once per refresh --------------------------------------------------
+
+    def collector(self, accounts: Sequence[AccountState]) -> Collector:
+        return _AccountsCollector(self, accounts)
+
+
+class _AccountsCollector(Collector):
+    def __init__(self, wiring: AccountsWiring, accounts: Sequence[AccountState]) -> None:
+        self.wiring = wiring
+        self.accounts = accounts
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._roles()
+        yield from self._health()
+        yield from self._shard()
+
+    def _roles(self) -> Iterator[Metric]:
+        roles = _gauge("aws_iam_roles", "IAM roles in the account (service-linked included).")
+        series = _gauge(
+            "aws_iam_role_finding",
+            "One series per role finding (value 1), for drill-down.",
+            ["account_id", "check", "severity", "role"],
+        )
+        dropped = _gauge(
+            "aws_iam_role_finding_series_dropped",
+            "Role findings left out of aws_iam_role_finding by the series limit.",
+        )
+        kept = 0
+        for state in self.accounts:
+            extras = _extras(state)
+            if extras.roles is not None:
+                roles.add_metric([state.account_id], len(extras.roles))
+            if state.analysis is None:
+                continue
+            left_out = 0
+            for f in state.analysis.evaluation.findings:
+                if f.check not in ROLE_CHECKS:
+                    continue
+                if kept >= self.wiring.series_limit:
+                    left_out += 1
+                    continue
+                series.add_metric([state.account_id, f.check, f.severity, role_name(f)], 1)
+                kept += 1
+            dropped.add_metric([state.account_id], left_out)
+        yield roles
+        if self.wiring.finding_series:
+            yield from (series, dropped)
+
+    def _health(self) -> Iterator[Metric]:
+        details = CounterMetricFamily(
+            "aws_iam_exporter_detail_errors",
+            "Failed role (part=roles) or account-summary (part=account) fetches, by reason; "
+            "the credential report of the account may still be fine.",
+            labels=["account_id", "part", "reason"],
+        )
+        throttled = CounterMetricFamily(
+            "aws_iam_exporter_aws_throttled_responses",
+            "Throttled AWS responses (retried by botocore's standard retry mode).",
+            labels=["account_id"],
+        )
+        for state in self.accounts:
+            extras = _extras(state)
+            for (part, reason), count in sorted(extras.detail_errors_total.items()):
+                details.add_metric([state.account_id, part, reason], count)
+            throttled.add_metric([state.account_id], extras.throttled_total)
+        yield from (details, throttled)
+        directory = self.wiring.directory
+        if directory is None or directory.cfg.organizations is None:
+            return
+        ok = _gauge("aws_iam_exporter_discovery_success",
+                    "1 if the last Organizations discovery succeeded, else 0.", [])  # fmt: skip
+        ok.add_metric([], 0.0 if self.wiring.discovery_error else 1.0)
+        errors = CounterMetricFamily(
+            "aws_iam_exporter_discovery_errors",
+            "Failed Organizations discoveries, by reason (the last good list is kept).",
+            labels=["reason"],
+        )
+        for reason, count in sorted(directory.discovery_errors.items()):
+            errors.add_metric([reason], count)
+        yield from (ok, errors)
+
+    def _shard(self) -> Iterator[Metric]:
+        label = self.wiring.shard.label
+        owned = _gauge(
+            "aws_iam_exporter_account_owned",
+            "1 for each account this replica owns (refreshes and exports).",
+            ["account_id", "shard"],
+        )
+        for state in self.accounts:
+            owned.add_metric([state.account_id, label], 1)
+        count = _gauge(
+            "aws_iam_exporter_shard_accounts",
+            "Accounts owned by this replica's shard (index/count).",
+            ["shard"],
+        )
+        count.add_metric([label], len(self.accounts))
+        configured = _gauge(
+            "aws_iam_exporter_configured_accounts",
+            "Accounts configured or discovered, across every shard.",
+            [],
+        )
+        configured.add_metric([], self.wiring.configured)
+        yield from (owned, count, configured)
+
+
+def _updated(extras: AccountExtras, details: AccountDetails) -> AccountExtras:
+    errors = Counter(extras.detail_errors_total)
+    for part, reason, _ in details.errors:
+        errors[(part, reason)] += 1
+    return replace(
+        extras,
+        # A part that failed keeps its last good value, like the report does.
+        roles=extras.roles if details.roles is None else details.roles,
+        facts=extras.facts if details.facts is None else details.facts,
+        detail_errors_total=MappingProxyType(dict(errors)),
+        last_detail_errors=details.errors,
+    )
+
+
+def _landing_lines(extras: AccountExtras) -> tuple[str, ...]:
+    lines = []
+    if extras.roles is not None:
+        lines.append(f"{len(extras.roles)} IAM roles audited.")
+    if extras.facts is not None:
+        kind = "virtual" if extras.facts.root_virtual_mfa else "hardware"
+        root = f"root MFA: {kind}" if extras.facts.root_mfa_enabled else "root MFA: none"
+        lines.append(f"Account summary read ({root}).")
+    for part, reason, message in extras.last_detail_errors:
+        lines.append(f"Last {part} fetch failed: {reason} ({message}).")
+    return tuple(lines)
+
+
+def _extras(state: AccountState) -> AccountExtras:
+    value = state.extras.get(EXTRAS_KEY)
+    return value if isinstance(value, AccountExtras) else AccountExtras()
+
+
+def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, doc, labels=["account_id"] if labels is None else labels)
+
+
+def _seconds(value: Any, default: float) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else default
+
+
+class DemoDetailsSource:
+    """The demo account with roles and account facts, for the role and account checks."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def fetch(self) -> FetchedReport:
+        fetched: FetchedReport = self.inner.fetch()
+        return fetched
+
+    def fetch_details(self) -> AccountDetails:
+        from exporter.demo import DEMO_ACCOUNT_FACTS, DEMO_ACCOUNT_ID, DEMO_ROLES
+
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        roles = tuple(
+            RoleRecord(
+                name=name,
+                arn=f"arn:aws:iam::{DEMO_ACCOUNT_ID}:role{path}{name}",
+                path=path,
+                created=now - timedelta(days=created),
+                last_used=None if used is None else now - timedelta(days=used),
+                last_used_region=None if used is None else "eu-west-1",
+            )
+            for name, path, created, used in DEMO_ROLES
+        )
+        facts = AccountFacts(
+            DEMO_ACCOUNT_ID,
+            root_mfa_enabled=bool(DEMO_ACCOUNT_FACTS.get("AccountMFAEnabled")),
+            root_virtual_mfa=bool(DEMO_ACCOUNT_FACTS.get("root_virtual_mfa")),
+            summary={"AccountMFAEnabled": int(DEMO_ACCOUNT_FACTS.get("AccountMFAEnabled", 0))},
+        )
+        return AccountDetails(DEMO_ACCOUNT_ID, roles, facts)
+
+
+def _with_demo_details(target: AccountTarget) -> AccountTarget:
+    from exporter.demo import DemoSource
+
+    if isinstance(target.source, DemoSource):
+        return target._replace(source=DemoDetailsSource(target.source))
+    return target

@@ -1,0 +1,183 @@
+"""The HTTP server in-process: routes, methods, readiness, bad requests, security hooks."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import socket
+from collections.abc import Iterator
+from email.message import Message
+
+import pytest
+
+from exporter.config import Config
+from exporter.daemon.app import Daemon, DaemonSettings, Hooks
+from exporter.daemon.http import parse_listen_address
+from exporter.daemon.refresh import AccountTarget
+from exporter.sources import FetchedReport
+from tests.daemon.reports import ACCOUNT, NOW, sample_report
+
+
+class Source:
+    def fetch(self) -> FetchedReport:
+        return FetchedReport(sample_report(3), NOW)
+
+
+def make(hooks: Hooks | None = None, path: str = "/metrics") -> Daemon:
+    settings = DaemonSettings(listen=("127.0.0.1", 0), telemetry_path=path)
+    targets = [AccountTarget(ACCOUNT, "prod", Source())]
+    daemon = Daemon(lambda: targets, Config(), settings, hooks, now=lambda: NOW)
+    daemon.start(schedule=False)
+    return daemon
+
+
+@pytest.fixture
+def daemon() -> Iterator[Daemon]:
+    d = make()
+    yield d
+    d.stop()
+
+
+def request(
+    d: Daemon, path: str, method: str = "GET", headers: dict[str, str] | None = None
+) -> tuple[int, Message, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=10)
+    try:
+        conn.request(method, path, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, resp.headers, resp.read()
+    finally:
+        conn.close()
+
+
+def test_ready_only_after_the_first_snapshot(daemon: Daemon) -> None:
+    assert request(daemon, "/-/healthy")[0] == 200
+    assert request(daemon, "/-/ready")[0] == 503
+    status, _, body = request(daemon, "/metrics")
+    assert status == 503 and b"first refresh" in body
+    assert request(daemon, "/")[0] == 200  # the landing page says it is not ready yet
+    daemon.refresher.run()
+    assert request(daemon, "/-/ready")[0] == 200
+    status, headers, body = request(daemon, "/metrics")
+    assert status == 200 and b'aws_iam_users{account_id="111122223333"} 3.0' in body
+    assert headers["Content-Type"].startswith("text/plain; version=0.0.4")
+
+
+def test_unknown_paths_404_and_other_methods_405(daemon: Daemon) -> None:
+    daemon.refresher.run()
+    for path in ("/nope", "/metrics/", "/-/", "/favicon.ico"):
+        assert request(daemon, path)[0] == 404
+    for method in ("POST", "PUT", "DELETE", "PATCH", "OPTIONS", "FOO"):
+        status, headers, body = request(daemon, "/metrics", method)
+        assert status == 405 and headers["Allow"] == "GET, HEAD"
+        assert b"Traceback" not in body
+
+
+def test_head_has_headers_but_no_body(daemon: Daemon) -> None:
+    daemon.refresher.run()
+    status, headers, body = request(daemon, "/metrics", "HEAD")
+    assert status == 200 and body == b"" and int(headers["Content-Length"]) > 1000
+
+
+def test_query_string_is_ignored(daemon: Daemon) -> None:
+    daemon.refresher.run()
+    assert request(daemon, "/metrics?x=1")[0] == 200
+
+
+def test_gzip_and_openmetrics(daemon: Daemon) -> None:
+    daemon.refresher.run()
+    status, headers, body = request(
+        daemon, "/metrics",
+        headers={"Accept-Encoding": "gzip", "Accept": "application/openmetrics-text;version=1.0.0"},
+    )  # fmt: skip
+    assert status == 200 and headers["Content-Encoding"] == "gzip"
+    assert headers["Content-Type"].startswith("application/openmetrics-text")
+    doc = gzip.decompress(body)
+    assert doc.endswith(b"# EOF\n") and doc.count(b"# EOF") == 1
+    assert b"aws_iam_findings{" in doc
+
+
+def test_landing_page_shows_findings_and_links(daemon: Daemon) -> None:
+    daemon.refresher.run()
+    status, headers, body = request(daemon, "/")
+    page = body.decode()
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert "href='/metrics'" in page and "prod (111122223333)" in page
+    assert "console_without_mfa" in page and "Last refresh succeeded" in page
+    assert "3 high" not in page and "6 high" in page  # 3 users x (no MFA + old key)
+
+
+def test_custom_telemetry_path() -> None:
+    d = make(path="/probe")
+    try:
+        d.refresher.run()
+        assert request(d, "/probe")[0] == 200
+        assert request(d, "/metrics")[0] == 404
+    finally:
+        d.stop()
+
+
+def test_bad_requests_get_4xx_not_tracebacks(daemon: Daemon) -> None:
+    with socket.create_connection(("127.0.0.1", daemon.port), timeout=10) as s:
+        s.sendall(b"GARBAGE\r\n\r\n")
+        reply = s.recv(4096)
+    assert reply.startswith(b"HTTP/1.1 400") or reply.startswith(b"HTTP/1.0 400")
+    huge = {"X-Big": "a" * 70000}
+    assert request(daemon, "/metrics", headers=huge)[0] == 431
+    many = {f"X-H{i}": "1" for i in range(150)}
+    assert request(daemon, "/-/healthy", headers=many)[0] == 431
+
+
+def test_a_bug_in_a_handler_is_a_500_without_details() -> None:
+    d = make()
+    try:
+        d.refresher.run()
+
+        def broken() -> None:
+            raise RuntimeError("secret internals")
+
+        d.app.snapshot = broken  # type: ignore[assignment]
+        status, _, body = request(d, "/metrics")
+        assert status == 500 and b"secret" not in body and b"Traceback" not in body
+        assert request(d, "/-/healthy")[0] == 200
+    finally:
+        d.stop()
+
+
+def test_auth_and_header_hooks() -> None:
+    seen: list[str] = []
+
+    def auth(path: str, headers: Message) -> bool:
+        seen.append(path)
+        return headers.get("Authorization") == "Basic b2s6b2s="
+
+    hooks = Hooks(auth=auth, headers=lambda: [("X-Frame-Options", "DENY")])
+    d = make(hooks)
+    try:
+        d.refresher.run()
+        for path in ("/metrics", "/"):
+            status, headers, _ = request(d, path)
+            assert status == 401 and headers["WWW-Authenticate"].startswith("Basic")
+            assert headers["X-Frame-Options"] == "DENY"
+            ok = request(d, path, headers={"Authorization": "Basic b2s6b2s="})
+            assert ok[0] == 200 and ok[1]["X-Frame-Options"] == "DENY"
+        for path in ("/-/healthy", "/-/ready"):
+            assert request(d, path)[0] == 200
+        assert request(d, "/nope")[1]["X-Frame-Options"] == "DENY"
+        assert "/-/healthy" not in seen and set(seen) == {"/metrics", "/"}
+    finally:
+        d.stop()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [(":10063", ("", 10063)), ("127.0.0.1:1", ("127.0.0.1", 1)), ("[::1]:8080", ("::1", 8080))],
+)
+def test_listen_address(text: str, expected: tuple[str, int]) -> None:
+    assert parse_listen_address(text) == expected
+
+
+@pytest.mark.parametrize("text", ["10063", "host:", ":99999", "::1:80", "a:b"])
+def test_bad_listen_address(text: str) -> None:
+    with pytest.raises(ValueError, match="listen-address"):
+        parse_listen_address(text)
