@@ -1,23 +1,50 @@
 """The credential checks: one function per check, and the catalogue that names them.
 
-Each function takes one report row, its resolved thresholds and ``now``, and
-returns hits: ``(key number or None, message, facts)``. Ages are whole days,
-``(now - t).days``, as the seed script counts them, and every threshold is
-exceeded only when the age is strictly greater, as in the seed's ``> 90``.
-Fields that are unknown (``Special``) never produce a finding on their own.
+A check function takes the report rows in its scope (the root row, the IAM
+users, or both), the thresholds and ``now``, and returns hits:
+``(record, key number or None, message, facts)`` (``RowHit``). It loops over the rows itself
+because one call per check per row was most of the evaluation time.
+
+Ages are whole days, ``(now - t).days``, as the seed script counts them, and a
+"more than N days" threshold is exceeded only when the age is strictly greater,
+as in the seed's ``> 90``. Thresholds come as a pair: the values for human users
+(with a console password) and for programmatic users (without). Fields that are
+unknown (``Special``) never produce a finding on their own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
-from exporter.records import AccessKey, CredentialRecord, Special, Timestamp
+from exporter.records import CredentialRecord, Special, Timestamp
 
+# What a check finds: (key number or None, message, facts)...
 Hit = tuple["int | None", str, dict[str, Any]]
-CheckFn = Callable[[CredentialRecord, Mapping[str, int], datetime], list[Hit]]
+# ...and, from the report checks, the row it was found in.
+RowHit = tuple[CredentialRecord, "int | None", str, dict[str, Any]]
+
+
+class Thresholds(NamedTuple):
+    """One check's thresholds for human and for programmatic users."""
+
+    human: Mapping[str, int]
+    programmatic: Mapping[str, int]
+
+    def pair(self, name: str) -> tuple[int, int]:
+        return self.human[name], self.programmatic[name]
+
+
+CheckFn = Callable[[Sequence[CredentialRecord], Thresholds, datetime], list[RowHit]]
+
+# The seed script's messages, kept word for word (tests compare them).
+ROOT_MFA_MESSAGE = "Root account does not have MFA enabled"
+ROOT_KEY_MESSAGE = "Root account has active access keys"
+CONSOLE_MFA_MESSAGE = "Console access enabled but MFA not configured"
+
+_NEVER_USED = (Special.NOT_APPLICABLE, Special.NOT_SUPPORTED)
 
 
 @dataclass(frozen=True)
@@ -38,153 +65,229 @@ def days_since(now: datetime, when: datetime) -> int:
     return (now - when).days
 
 
-def _active_keys(rec: CredentialRecord) -> list[AccessKey]:
-    return [k for k in rec.access_keys if k.active is True]
+def cutoff(now: datetime, days: int) -> datetime:
+    """The latest instant more than ``days`` whole days before ``now``:
+    ``t <= cutoff(now, n)`` is exactly ``(now - t).days > n``, without building a
+    timedelta per row (the checks compare first and compute ages for hits only)."""
+    return now - timedelta(days=days + 1)
 
 
-def root_mfa_disabled(rec: CredentialRecord, t: Mapping[str, int], now: datetime) -> list[Hit]:
-    if rec.mfa_active is False:
-        return [(None, "Root account does not have MFA enabled", {})]
-    return []
+def _age(now: datetime, when: Timestamp) -> int | None:
+    return (now - when).days if isinstance(when, datetime) else None
 
 
-def root_access_key_active(rec: CredentialRecord, t: Mapping[str, int], now: datetime) -> list[Hit]:
+def root_mfa_disabled(
+    rows: Sequence[CredentialRecord], t: Thresholds, now: datetime
+) -> list[RowHit]:
+    return [(r, None, ROOT_MFA_MESSAGE, {}) for r in rows if r.mfa_active is False]
+
+
+def root_access_key_active(
+    rows: Sequence[CredentialRecord], t: Thresholds, now: datetime
+) -> list[RowHit]:
+    # One finding per active key. The seed looked at key 1 only (see docs/checks.md).
     return [
-        (k.number, f"Root account has active access key {k.number}", _key_facts(k, now))
-        for k in _active_keys(rec)
+        (r, k.number, ROOT_KEY_MESSAGE, _key_facts(k.last_rotated, now))
+        for r in rows
+        for k in r.access_keys
+        if k.active is True
     ]
 
 
-def console_without_mfa(rec: CredentialRecord, t: Mapping[str, int], now: datetime) -> list[Hit]:
-    if rec.password_enabled is True and rec.mfa_active is False:
-        return [(None, "Console access enabled but MFA not configured", {})]
-    return []
+def console_without_mfa(
+    rows: Sequence[CredentialRecord], t: Thresholds, now: datetime
+) -> list[RowHit]:
+    return [
+        (r, None, CONSOLE_MFA_MESSAGE, {})
+        for r in rows
+        if r.password_enabled is True and r.mfa_active is False
+    ]
 
 
-def password_unused(rec: CredentialRecord, t: Mapping[str, int], now: datetime) -> list[Hit]:
-    used = rec.password_last_used
-    if rec.password_enabled is not True or not isinstance(used, datetime):
-        return []
-    idle = days_since(now, used)
-    if idle > t["max_idle_days"]:
-        return [(None, f"Console password unused for {idle} days", {"days_idle": idle})]
-    return []
+def password_unused(rows: Sequence[CredentialRecord], t: Thresholds, now: datetime) -> list[RowHit]:
+    # A console password makes the user human: only the human threshold applies.
+    cut = cutoff(now, t.human["max_idle_days"])
+    hits: list[RowHit] = []
+    for r in rows:
+        used = r.password_last_used
+        if r.password_enabled is True and isinstance(used, datetime) and used <= cut:
+            idle = (now - used).days
+            hits.append((r, None, f"Console password unused for {idle} days", {"days_idle": idle}))
+    return hits
 
 
-def access_key_not_rotated(rec: CredentialRecord, t: Mapping[str, int], now: datetime) -> list[Hit]:
-    hits: list[Hit] = []
-    for k in _active_keys(rec):
-        if isinstance(k.last_rotated, datetime):
-            age = days_since(now, k.last_rotated)
-            if age > t["max_age_days"]:
+def access_key_not_rotated(
+    rows: Sequence[CredentialRecord], t: Thresholds, now: datetime
+) -> list[RowHit]:
+    human, machine = (cutoff(now, d) for d in t.pair("max_age_days"))
+    hits: list[RowHit] = []
+    for r in rows:
+        for k in r.access_keys:
+            rotated = k.last_rotated
+            if (
+                k.active is True
+                and isinstance(rotated, datetime)
+                and rotated <= (human if r.password_enabled is True else machine)
+            ):
+                age = (now - rotated).days
                 msg = f"Access key {k.number} is {age} days old (not rotated)"
-                hits.append((k.number, msg, {"age_days": age}))
+                hits.append((r, k.number, msg, {"age_days": age}))
     return hits
 
 
-def access_key_never_used(rec: CredentialRecord, t: Mapping[str, int], now: datetime) -> list[Hit]:
-    hits: list[Hit] = []
-    for k in _active_keys(rec):
-        if k.last_used is not Special.NOT_APPLICABLE and k.last_used is not Special.NOT_SUPPORTED:
-            continue
-        age = _age(now, k.last_rotated)
-        # An unknown age is flagged: the grace period cannot be shown to apply.
-        if age is None or age >= t["grace_days"]:
-            facts = {} if age is None else {"age_days": age}
-            hits.append((k.number, f"Access key {k.number} has never been used", facts))
+def access_key_never_used(
+    rows: Sequence[CredentialRecord], t: Thresholds, now: datetime
+) -> list[RowHit]:
+    """A grace period of N days spares keys younger than N whole days; 0 (the
+    default, the seed's behaviour) flags every never-used key, whatever its age."""
+    human, machine = t.pair("grace_days")
+    hits: list[RowHit] = []
+    for r in rows:
+        for k in r.access_keys:
+            if k.active is not True or k.last_used not in _NEVER_USED:
+                continue
+            age = _age(now, k.last_rotated)
+            grace = human if r.password_enabled is True else machine
+            # An unknown age is flagged: the grace period cannot be shown to apply.
+            if grace == 0 or age is None or age >= grace:
+                facts = {} if age is None else {"age_days": age}
+                hits.append((r, k.number, f"Access key {k.number} has never been used", facts))
     return hits
 
 
-def access_key_unused(rec: CredentialRecord, t: Mapping[str, int], now: datetime) -> list[Hit]:
-    hits: list[Hit] = []
-    for k in _active_keys(rec):
-        if isinstance(k.last_used, datetime):
-            idle = days_since(now, k.last_used)
-            if idle > t["max_idle_days"]:
+def access_key_unused(
+    rows: Sequence[CredentialRecord], t: Thresholds, now: datetime
+) -> list[RowHit]:
+    human, machine = (cutoff(now, d) for d in t.pair("max_idle_days"))
+    hits: list[RowHit] = []
+    for r in rows:
+        for k in r.access_keys:
+            used = k.last_used
+            if (
+                k.active is True
+                and isinstance(used, datetime)
+                and used <= (human if r.password_enabled is True else machine)
+            ):
+                idle = (now - used).days
                 msg = f"Access key {k.number} unused for {idle} days"
-                hits.append((k.number, msg, {"days_idle": idle}))
+                hits.append((r, k.number, msg, {"days_idle": idle}))
     return hits
 
 
-def root_used_recently(rec: CredentialRecord, t: Mapping[str, int], now: datetime) -> list[Hit]:
-    window = t["window_days"]
-    hits: list[Hit] = []
-    used = _age(now, rec.password_last_used)
-    if used is not None and used < window:
-        hits.append((None, f"Root password used {used} days ago", {"days_since_use": used}))
-    for k in rec.access_keys:
-        used = _age(now, k.last_used)
+def root_used_recently(
+    rows: Sequence[CredentialRecord], t: Thresholds, now: datetime
+) -> list[RowHit]:
+    """Use fewer than ``window_days`` whole days ago, i.e. within the last
+    window_days x 24 hours, of the root password or of either root key."""
+    window = t.human["window_days"]
+    hits: list[RowHit] = []
+    for r in rows:
+        used = _age(now, r.password_last_used)
         if used is not None and used < window:
-            msg = f"Root access key {k.number} used {used} days ago"
-            hits.append((k.number, msg, {"days_since_use": used}))
+            hits.append((r, None, f"Root password used {used} days ago", {"days_since_use": used}))
+        for k in r.access_keys:
+            used = _age(now, k.last_used)
+            if used is not None and used < window:
+                msg = f"Root access key {k.number} used {used} days ago"
+                hits.append((r, k.number, msg, {"days_since_use": used}))
     return hits
 
 
 def multiple_active_access_keys(
-    rec: CredentialRecord, t: Mapping[str, int], now: datetime
-) -> list[Hit]:
-    if len(_active_keys(rec)) > 1:
-        return [(None, "User has two active access keys", {"active_keys": 2})]
-    return []
+    rows: Sequence[CredentialRecord], t: Thresholds, now: datetime
+) -> list[RowHit]:
+    return [
+        (r, None, "User has two active access keys", {"active_keys": 2})
+        for r in rows
+        if r.access_keys[0].active is True and r.access_keys[1].active is True
+    ]
 
 
-def password_never_used(rec: CredentialRecord, t: Mapping[str, int], now: datetime) -> list[Hit]:
-    if rec.password_enabled is not True or isinstance(rec.password_last_used, datetime):
-        return []
-    if rec.password_last_used is Special.INVALID:
-        return []
-    age = _age(now, rec.user_creation_time)
-    if age is not None and age > t["min_user_age_days"]:
-        msg = f"Console password never used; user created {age} days ago"
-        return [(None, msg, {"user_age_days": age})]
-    return []
+def password_never_used(
+    rows: Sequence[CredentialRecord], t: Thresholds, now: datetime
+) -> list[RowHit]:
+    """Password enabled, last use N/A or no_information (never used, or not
+    since AWS began tracking in 2014), user older than ``min_user_age_days``."""
+    cut = cutoff(now, t.human["min_user_age_days"])
+    hits: list[RowHit] = []
+    for r in rows:
+        if r.password_enabled is not True or r.password_last_used not in _NO_USE:
+            continue
+        created = r.user_creation_time
+        if isinstance(created, datetime) and created <= cut:
+            age = (now - created).days
+            msg = f"Console password never used; user created {age} days ago"
+            hits.append((r, None, msg, {"user_age_days": age}))
+    return hits
 
 
-def user_inactive(rec: CredentialRecord, t: Mapping[str, int], now: datetime) -> list[Hit]:
-    uses = [rec.password_last_used, *(k.last_used for k in rec.access_keys)]
-    if Special.INVALID in uses:
-        return []
-    last = max((u for u in uses if isinstance(u, datetime)), default=None)
-    limit = t["max_idle_days"]
-    if last is not None:
-        idle = days_since(now, last)
-        if idle > limit:
-            return [(None, f"No credential used for {idle} days", {"days_idle": idle})]
-        return []
-    age = _age(now, rec.user_creation_time)
-    if age is not None and age > limit:
-        msg = f"No credential ever used; user created {age} days ago"
-        return [(None, msg, {"user_age_days": age})]
-    return []
+_NO_USE = (Special.NOT_APPLICABLE, Special.NO_INFORMATION, Special.NOT_SUPPORTED)
+
+
+def user_inactive(rows: Sequence[CredentialRecord], t: Thresholds, now: datetime) -> list[RowHit]:
+    """No use of the password or of either key for more than ``max_idle_days``;
+    a user with no recorded use counts from its creation. An unreadable use date
+    makes the answer unknown: no finding."""
+    human, machine = (cutoff(now, d) for d in t.pair("max_idle_days"))
+    invalid = Special.INVALID
+    hits: list[RowHit] = []
+    for r in rows:
+        k1, k2 = r.access_keys
+        cut = human if r.password_enabled is True else machine
+        last = None
+        for used in (r.password_last_used, k1.last_used, k2.last_used):
+            if isinstance(used, datetime):
+                if used > cut:
+                    break  # used recently: the common case, decided at once
+                if last is None or used > last:
+                    last = used
+            elif used is invalid:
+                break
+        else:
+            if last is not None:
+                idle = (now - last).days
+                hits.append((r, None, f"No credential used for {idle} days", {"days_idle": idle}))
+                continue
+            created = r.user_creation_time
+            if isinstance(created, datetime) and created <= cut:
+                age = (now - created).days
+                msg = f"No credential ever used; user created {age} days ago"
+                hits.append((r, None, msg, {"user_age_days": age}))
+    return hits
 
 
 def inactive_access_key_present(
-    rec: CredentialRecord, t: Mapping[str, int], now: datetime
-) -> list[Hit]:
+    rows: Sequence[CredentialRecord], t: Thresholds, now: datetime
+) -> list[RowHit]:
+    # A key exists when it has a creation (last_rotated) date; "N/A" means no key.
     return [
-        (k.number, f"Access key {k.number} is inactive but not deleted", _key_facts(k, now))
-        for k in rec.access_keys
-        if k.active is False and isinstance(k.last_rotated, datetime)
+        (
+            r,
+            k.number,
+            f"Access key {k.number} is inactive but not deleted",
+            _key_facts(rotated, now),
+        )
+        for r in rows
+        for k in r.access_keys
+        if k.active is False and isinstance(rotated := k.last_rotated, datetime)
     ]
 
 
 def signing_certificate_active(
-    rec: CredentialRecord, t: Mapping[str, int], now: datetime
-) -> list[Hit]:
-    active = [c.number for c in rec.certificates if c.active is True]
-    if active:
-        msg = "Active X.509 signing certificate(s): " + ", ".join(map(str, active))
-        return [(None, msg, {"certificates": active})]
-    return []
+    rows: Sequence[CredentialRecord], t: Thresholds, now: datetime
+) -> list[RowHit]:
+    hits: list[RowHit] = []
+    for r in rows:
+        c1, c2 = r.certificates
+        if c1.active is True or c2.active is True:
+            active = [c.number for c in r.certificates if c.active is True]
+            msg = "Active X.509 signing certificate(s): " + ", ".join(map(str, active))
+            hits.append((r, None, msg, {"certificates": active}))
+    return hits
 
 
-def _age(now: datetime, when: Timestamp) -> int | None:
-    return days_since(now, when) if isinstance(when, datetime) else None
-
-
-def _key_facts(k: AccessKey, now: datetime) -> dict[str, Any]:
-    age = _age(now, k.last_rotated)
-    return {} if age is None else {"age_days": age}
+def _key_facts(rotated: Timestamp, now: datetime) -> dict[str, Any]:
+    return {"age_days": (now - rotated).days} if isinstance(rotated, datetime) else {}
 
 
 CATALOGUE: tuple[CheckSpec, ...] = (

@@ -81,13 +81,13 @@ def config_from_dict(data: Any, source: str = "config") -> Config:
             raise ConfigError(
                 f"{source}: unknown key {key!r} (expected one of: {', '.join(TOP_LEVEL_KEYS)})"
             )
-    flags = data.get("flags") or {}
+    flags = _or_default(data.get("flags"), {})
     _require_mapping(flags, "flags")
-    accounts = data.get("accounts") or {}
+    accounts = _or_default(data.get("accounts"), {})
     _require_mapping(accounts, "accounts")
     return Config(
-        checks=_checks(data.get("checks") or {}),
-        exemptions=_exemptions(data.get("exemptions") or []),
+        checks=_checks(_or_default(data.get("checks"), {})),
+        exemptions=_exemptions(_or_default(data.get("exemptions"), [])),
         flags={str(k): v for k, v in flags.items()},
         accounts=accounts,
     )
@@ -100,13 +100,13 @@ def _checks(raw: Any) -> dict[str, CheckConfig]:
         where = f"checks.{cid}"
         if cid not in CHECKS:
             raise ConfigError(f"{where}: unknown check (known: {', '.join(CHECKS)})")
-        checks[cid] = _check(where, CHECKS[cid].thresholds, checks[cid], body or {})
+        checks[cid] = _check(where, CHECKS[cid].thresholds, checks[cid], _or_default(body, {}))
     return checks
 
 
 def _check(where: str, known: Mapping[str, int], base: CheckConfig, body: Any) -> CheckConfig:
     _require_mapping(body, where)
-    allowed = {"enabled", "severity", *USER_KINDS, *known}
+    allowed = ("enabled", "severity", *known, *(USER_KINDS if known else ()))
     for key in body:
         if key not in allowed:
             raise ConfigError(f"{where}.{key}: unknown setting (allowed: {', '.join(allowed)})")
@@ -115,10 +115,12 @@ def _check(where: str, known: Mapping[str, int], base: CheckConfig, body: Any) -
         raise ConfigError(f"{where}.enabled: must be true or false, got {enabled!r}")
     severity = body.get("severity", base.severity)
     if severity not in SEVERITIES:
-        raise ConfigError(f"{where}.severity: must be one of {', '.join(SEVERITIES)}")
+        raise ConfigError(
+            f"{where}.severity: must be one of {', '.join(SEVERITIES)}, got {severity!r}"
+        )
     common = {**known, **_thresholds(where, known, {k: body[k] for k in known if k in body})}
     per_kind = {
-        kind: {**common, **_thresholds(f"{where}.{kind}", known, body.get(kind) or {})}
+        kind: {**common, **_thresholds(f"{where}.{kind}", known, _or_default(body.get(kind), {}))}
         for kind in USER_KINDS
     }
     return CheckConfig(enabled, severity, per_kind["human"], per_kind["programmatic"])
@@ -144,15 +146,16 @@ def _exemptions(raw: Any) -> tuple[Exemption, ...]:
 
 def _exemption(where: str, raw: Any) -> Exemption:
     _require_mapping(raw, where)
-    allowed = {"user", "arn", "checks", "reason", "expires"}
+    allowed = ("user", "arn", "checks", "reason", "expires")
     for key in raw:
         if key not in allowed:
             raise ConfigError(f"{where}.{key}: unknown setting (allowed: {', '.join(allowed)})")
     if ("user" in raw) == ("arn" in raw):
-        raise ConfigError(f"{where}: give exactly one of 'user' or 'arn'")
-    pattern = raw.get("user", raw.get("arn"))
+        raise ConfigError(f"{where}: give exactly one of 'user' or 'arn' (a glob pattern)")
+    kind = "user" if "user" in raw else "arn"
+    pattern = raw[kind]
     if not isinstance(pattern, str) or not pattern:
-        raise ConfigError(f"{where}: the user/arn pattern must be a non-empty string")
+        raise ConfigError(f"{where}.{kind}: must be a non-empty glob pattern, got {pattern!r}")
     reason = raw.get("reason")
     if not isinstance(reason, str) or not reason.strip():
         raise ConfigError(f"{where}.reason: required, a non-empty string")
@@ -161,7 +164,7 @@ def _exemption(where: str, raw: Any) -> Exemption:
         if not isinstance(checks, list) or not checks:
             raise ConfigError(f"{where}.checks: must be a non-empty list of check ids")
         for cid in checks:
-            if cid not in CHECKS:
+            if not isinstance(cid, str) or cid not in CHECKS:
                 raise ConfigError(f"{where}.checks: unknown check {cid!r}")
     return Exemption(
         pattern=pattern,
@@ -181,6 +184,11 @@ def _date(where: str, value: Any) -> date | None:
         except ValueError:
             pass
     raise ConfigError(f"{where}: must be a date such as 2027-01-31, got {value!r}")
+
+
+def _or_default(value: Any, default: Any) -> Any:
+    """An empty YAML key (``checks:``) means the default; ``0`` or ``[]`` do not."""
+    return default if value is None else value
 
 
 def _require_mapping(value: Any, where: str) -> None:

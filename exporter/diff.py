@@ -15,6 +15,7 @@ CHANGE_KINDS: tuple[str, ...] = (
     "password_enabled",
     "password_disabled",
     "access_key_created",
+    "access_key_activated",
     "access_key_deactivated",
     "access_key_deleted",
 )
@@ -33,19 +34,32 @@ class Change(NamedTuple):
 
 
 def diff_reports(old: CredentialReport, new: CredentialReport) -> list[Change]:
+    """The changes from ``old`` to ``new``, user by user in name order.
+
+    Users are matched by name, as in the seed's script. A user deleted and
+    created again under the same name (a different creation time) is reported
+    as deleted and created, not as a change of credentials."""
     account = new.account_id or old.account_id or ""
     before = {r.user: r for r in old.records}
     after = {r.user: r for r in new.records}
     changes: list[Change] = []
-    for user in sorted(after.keys() - before.keys()):
-        changes.append(Change(account, user, after[user].arn, "user_created", None, "new user"))
-    for user in sorted(before.keys() - after.keys()):
-        changes.append(
-            Change(account, user, before[user].arn, "user_deleted", None, "user removed")
-        )
-    for user in sorted(before.keys() & after.keys()):
-        changes.extend(_user_changes(account, before[user], after[user]))
+    for user in sorted(before.keys() | after.keys()):
+        o, n = before.get(user), after.get(user)
+        if o is not None and (n is None or _recreated(o, n)):
+            changes.append(Change(account, user, o.arn, "user_deleted", None, "user removed"))
+        if n is not None and (o is None or _recreated(o, n)):
+            changes.append(Change(account, user, n.arn, "user_created", None, "new user"))
+        elif o is not None and n is not None:
+            changes.extend(_user_changes(account, o, n))
     return changes
+
+
+def _recreated(old: CredentialRecord, new: CredentialRecord) -> bool:
+    return (
+        isinstance(old.user_creation_time, datetime)
+        and isinstance(new.user_creation_time, datetime)
+        and old.user_creation_time != new.user_creation_time
+    )
 
 
 def _user_changes(account: str, old: CredentialRecord, new: CredentialRecord) -> list[Change]:
@@ -71,13 +85,20 @@ def _user_changes(account: str, old: CredentialRecord, new: CredentialRecord) ->
 
 _KEY_DETAIL = {
     "access_key_created": "access key {n} created or rotated",
+    "access_key_activated": "access key {n} activated again",
     "access_key_deactivated": "access key {n} deactivated",
     "access_key_deleted": "access key {n} deleted",
 }
 
 
 def _key_change(old: AccessKey, new: AccessKey) -> str | None:
-    if new.active is True and (old.active is not True or old.last_rotated != new.last_rotated):
+    """A key is identified by its creation time (``last_rotated``): a new time
+    in the same slot is a new key, i.e. a rotation."""
+    if new.active is True:
+        if old.active is True and (old.last_rotated == new.last_rotated or not _exists(new)):
+            return None  # the same key (or its creation date is unreadable)
+        if old.active is False and _exists(old) and old.last_rotated == new.last_rotated:
+            return "access_key_activated"
         return "access_key_created"
     if old.active is True and new.active is False:
         return "access_key_deactivated" if _exists(new) else "access_key_deleted"

@@ -3,38 +3,55 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import NamedTuple
 
-from exporter.checks import CHECKS, CheckFn
-from exporter.config import CheckConfig, Config
+from exporter.checks import CHECKS, Thresholds
+from exporter.config import Config
 from exporter.exemptions import Exemption
 from exporter.findings import Finding
-from exporter.records import CredentialReport, ParseProblem
+from exporter.records import ROOT_USER, CredentialReport, ParseProblem
+from exporter.report import gc_paused
+
+# Finding's generated __new__ is a Python-level call per finding; tuple.__new__
+# builds the same object without it (findings can outnumber users).
+_new = tuple.__new__
 
 
 class Evaluation(NamedTuple):
     findings: tuple[Finding, ...]
+    # Findings an exemption matched: kept and counted, not dropped.
     exempted: tuple[Finding, ...]
+    # Exemptions past their ``expires`` date: they no longer apply.
     expired_exemptions: tuple[Exemption, ...]
     problems: tuple[ParseProblem, ...]
-
-
-_Plan = list[tuple[str, CheckFn, CheckConfig]]
 
 
 def evaluate(report: CredentialReport, config: Config, now: datetime) -> Evaluation:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
+    with gc_paused():  # one finding or more per user: see gc_paused
+        return _evaluate(report, config, now.astimezone(timezone.utc))
+
+
+def _evaluate(report: CredentialReport, config: Config, now: datetime) -> Evaluation:
     account = report.account_id or ""
-    root_plan, user_plan = _plans(config)
+    records = report.records
+    roots = [r for r in records if r.user == ROOT_USER]
+    users = [r for r in records if r.user != ROOT_USER] if roots else records
     raw: list[Finding] = []
-    for rec in report.records:
-        for cid, fn, cfg in root_plan if rec.is_root else user_plan:
-            for key, message, facts in fn(rec, cfg.thresholds(rec.is_human), now):
-                raw.append(
-                    Finding(account, rec.user, rec.arn, cid, cfg.severity, key, message, facts)
-                )
+    for cid, cfg in config.checks.items():
+        spec = CHECKS[cid]
+        if not cfg.enabled or spec.fn is None:
+            continue
+        rows = {"root": roots, "user": users, "any": records}.get(spec.scope, ())
+        if not rows:
+            continue
+        severity = cfg.severity
+        for rec, key, message, facts in spec.fn(rows, Thresholds(cfg.human, cfg.programmatic), now):
+            raw.append(
+                _new(Finding, (account, rec.user, rec.arn, cid, severity, key, message, facts))
+            )
     return apply_exemptions(raw, config.exemptions, now, report.problems)
 
 
@@ -44,25 +61,18 @@ def apply_exemptions(
     now: datetime,
     problems: tuple[ParseProblem, ...] = (),
 ) -> Evaluation:
+    """Split findings into reported and exempted; list the exemptions that expired.
+
+    An exemption applies up to and including its ``expires`` day (in ``now``'s
+    time zone, UTC for the command line and the daemon)."""
     today = now.date()
+    exemptions = tuple(exemptions)
     live = [e for e in exemptions if not e.expired(today)]
     expired = tuple(e for e in exemptions if e.expired(today))
+    if not live:
+        return Evaluation(tuple(raw), (), expired, problems)
     findings: list[Finding] = []
     exempted: list[Finding] = []
     for f in raw:
-        (exempted if live and any(e.matches(f) for e in live) else findings).append(f)
+        (exempted if any(e.matches(f) for e in live) else findings).append(f)
     return Evaluation(tuple(findings), tuple(exempted), expired, problems)
-
-
-def _plans(config: Config) -> tuple[_Plan, _Plan]:
-    root: _Plan = []
-    user: _Plan = []
-    for cid, cfg in config.checks.items():
-        spec = CHECKS[cid]
-        if not cfg.enabled or spec.fn is None:
-            continue
-        if spec.scope in ("root", "any"):
-            root.append((cid, spec.fn, cfg))
-        if spec.scope in ("user", "any"):
-            user.append((cid, spec.fn, cfg))
-    return root, user

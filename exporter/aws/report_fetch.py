@@ -19,6 +19,15 @@ from botocore.exceptions import ClientError
 from exporter.aws.errors import classify
 from exporter.sources import FetchedReport, SourceError
 
+_LIMITED = "LimitExceeded"  # a pseudo-state: AWS refused to start a generation
+# Why the report was still not there at the deadline, in words.
+_WAITING = {
+    "report_in_progress": "AWS was still generating it",
+    "report_expired": "GetCredentialReport kept answering ReportExpired",
+    "report_not_present": "GetCredentialReport kept answering ReportNotPresent",
+    "throttled": "GenerateCredentialReport kept answering LimitExceeded",
+}
+
 
 class IamReportFetcher:
     """Fetches one account's credential report through an IAM client."""
@@ -53,7 +62,9 @@ class IamReportFetcher:
         waiting = "report_in_progress"
         while True:
             state = self._generate()
-            if state == "COMPLETE":
+            if state == _LIMITED:
+                waiting = "throttled"
+            elif state == "COMPLETE":
                 got = self._get()
                 if isinstance(got, FetchedReport):
                     return got
@@ -62,7 +73,7 @@ class IamReportFetcher:
                 raise SourceError(
                     waiting,
                     f"the credential report was not ready after {self.deadline_seconds:g}s "
-                    f"({waiting.replace('_', ' ')})",
+                    f"({_WAITING.get(waiting, waiting.replace('_', ' '))})",
                 )
             self._sleep(delay)
             delay = min(delay * 2, self.max_delay)
@@ -73,7 +84,7 @@ class IamReportFetcher:
         except ClientError as err:
             # LimitExceeded here means a generation is already running: keep polling.
             if err.response.get("Error", {}).get("Code") == "LimitExceeded":
-                return "INPROGRESS"
+                return _LIMITED
             raise
 
     def _get(self) -> FetchedReport | str:

@@ -20,8 +20,9 @@ def add_parser(sub: Any) -> None:
         "audit",
         help="audit credential reports once and print the findings",
         description="Audit the IAM credential report once. Reads --report-file(s), or the "
-        "live account through the AWS SDK's usual credentials. Exit codes: 0 no finding at "
-        "or above --fail-on, 1 some finding at or above it, 2 error.",
+        "live account(s) through the AWS SDK's usual credentials (see 'accounts' in the "
+        "config). Exit codes: 0 no finding at or above --fail-on, 1 some finding at or above "
+        "it, 2 error (including any report or account that could not be audited).",
     )
     p.add_argument(
         "--report-file",
@@ -48,10 +49,14 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    now: datetime = args.as_of or datetime.now(timezone.utc)
+    now: datetime = (args.as_of or datetime.now(timezone.utc)).astimezone(timezone.utc)
     sources = audit_sources(args.report_file, config)
     results, failed = audit_all(sources, config, now)
     if not results:
+        if len(failed) == 1:  # one source: one line, that names it
+            f = failed[0]
+            where = "" if f["account"] in f["message"] else f"{f['account']}: "
+            raise SourceError(f["reason"], where + f["message"])
         for f in failed:
             print(f"{f['account']}: {f['reason']}: {f['message']}", file=sys.stderr)
         raise SourceError("error", "no account could be audited")
@@ -59,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(render_audit(output_format(args.format), now, merged, failed))
     for f in failed:
         print(f"could not audit {f['account']} ({f['reason']}): {f['message']}", file=sys.stderr)
+    if failed:
+        return 2  # an incomplete audit is an error, whatever it found elsewhere
     if args.fail_on and any(at_or_above(f.severity, args.fail_on) for f in merged.findings):
         return 1
     return 0
