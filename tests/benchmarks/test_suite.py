@@ -67,3 +67,4 @@ def test_quick_suite_runs_and_prints_the_table() -> None:
     figures = [cells(r)[0] for r in rows]
     assert any(f.startswith("analysis 1000 users: parse + evaluate") for f in figures)
     assert any(f.startswith("idle demo RSS") for f in figures)
+    assert any(f.startswith("start-up to /-/ready, saved state") for f in figures)
