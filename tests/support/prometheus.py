@@ -81,6 +81,18 @@ class PrometheusServer:
             states.setdefault(alert["labels"]["alertname"], set()).add(alert["state"])
         return states
 
+    def wait_for_alerts(
+        self, names: set[str], state: str = "firing", timeout: float = 60.0
+    ) -> list[dict[str, Any]]:
+        """Wait until every alert in ``names`` is in ``state``; return the alerts in
+        that state (all of them, not only ``names``)."""
+
+        def check() -> list[dict[str, Any]] | None:
+            active = [a for a in self.alerts() if a["state"] == state]
+            return active if names <= {a["labels"]["alertname"] for a in active} else None
+
+        return self.wait_until(check, f"{sorted(names)} {state}", timeout)
+
     def rule_groups(self) -> list[dict[str, Any]]:
         return list(self.api("rules")["groups"])
 
