@@ -69,6 +69,9 @@ class WebApp:
 class ExporterHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    # The stdlib default backlog of 5 drops SYNs when many scrapers connect at once,
+    # and each dropped SYN costs the client a 1 s retransmit.
+    request_queue_size = 128
     handshake_timeout = 10.0
 
     def __init__(self, address: tuple[str, int], app: WebApp) -> None:
