@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import boto3
@@ -40,12 +41,15 @@ class AwsAccountSource:
         roles: RoleAudit | None = None,
         account_checks: bool = True,
         sts_client_creator: ClientCreator | None = None,
+        poll_deadline: float = 120.0,
     ) -> None:
         self.spec = spec
         self.key = spec.key
         self.name = spec.name
         self._base = base
-        self._settings = ClientSettings(region=spec.region) if settings is None else settings
+        # Each account's clients live in its own region (and so its partition).
+        self._settings = replace(settings or ClientSettings(), region=spec.region)
+        self._poll_deadline = poll_deadline
         self._roles = roles or RoleAudit()
         self._account_checks = account_checks
         self._sts_client_creator = sts_client_creator
@@ -61,7 +65,7 @@ class AwsAccountSource:
         return self._throttled
 
     def fetch(self) -> FetchedReport:
-        return self._call(lambda iam: IamReportFetcher(iam).fetch())
+        return self._call(lambda iam: IamReportFetcher(iam, self._poll_deadline).fetch())
 
     def fetch_roles(self) -> tuple[RoleRecord, ...]:
         return self._call(fetch_roles)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 import boto3
@@ -43,8 +45,12 @@ class AccountDirectory:
         base: botocore.session.Session | None = None,
         org_client: Any = None,
         sts_client_creator: Callable[[AccountSpec], ClientCreator | None] | None = None,
+        settings: ClientSettings | None = None,
+        poll_deadline: float = 120.0,
     ) -> None:
         self.cfg = cfg
+        self.settings = settings or ClientSettings()
+        self.poll_deadline = poll_deadline
         self.shard = shard or Shard()
         self._base = base or botocore.session.Session()
         self._org_client = org_client
@@ -54,6 +60,7 @@ class AccountDirectory:
         self._lock = threading.Lock()
         self.discovery_attempts = 0
         self.discovery_failures = 0
+        self.discovery_errors: Counter[str] = Counter()  # by reason
 
     def refresh(self) -> Directory:
         error = self._discover() if self.cfg.organizations else None
@@ -67,10 +74,11 @@ class AccountDirectory:
                 src = AwsAccountSource(
                     spec,
                     self._base,
-                    ClientSettings(region=spec.region),
+                    self.settings,
                     self.cfg.roles,
                     self.cfg.account_checks,
                     self._sts_for(spec),
+                    self.poll_deadline,
                 )
                 self._sources[spec] = src
             return src
@@ -82,6 +90,7 @@ class AccountDirectory:
         except Exception as err:
             self.discovery_failures += 1
             failure = classify(err)
+            self.discovery_errors[failure.reason] += 1
             kept = "none yet" if self._discovered is None else len(self._discovered)
             log.warning("account discovery failed (%s), keeping the last good list (%s): %s",
                         failure.reason, kept, failure)  # fmt: skip
@@ -92,7 +101,7 @@ class AccountDirectory:
         if self._org_client is None:
             org = self.cfg.organizations
             assert org is not None
-            settings = ClientSettings(region=org.region)
+            settings = replace(self.settings, region=org.region)
             session = boto3.session.Session(botocore_session=self._base, region_name=org.region)
             if org.management_role_arn:
                 session = assume_role_session(

@@ -22,6 +22,7 @@ from typing import Any
 from exporter import __version__
 from exporter.commands.common import parse_duration
 from exporter.config import Config, ConfigError, load_config
+from exporter.daemon.accounts import AccountsWiring
 from exporter.daemon.app import Daemon, DaemonSettings, Hooks
 from exporter.daemon.exposition import ExpositionOptions
 from exporter.daemon.http import parse_listen_address
@@ -137,6 +138,11 @@ FLAGS: list[Flag] = [
     Flag("aws.read-timeout", "AWS read timeout", timedelta(seconds=20), _interval, "DURATION"),
     Flag("aws.poll-deadline", "give up waiting for a credential report after this long",
          timedelta(minutes=2), _interval, "DURATION"),
+    # Many accounts (issue 5): exporter/daemon/accounts.py, exporter/sharding.py.
+    Flag("shard.index", "this replica's shard, 0 to N-1 (e.g. a StatefulSet pod ordinal)",
+         0, _count, "I"),
+    Flag("shard.count", "replicas sharing the accounts by a stable hash of the account id",
+         1, _positive_int, "N"),
 ]  # fmt: skip
 
 
@@ -226,6 +232,7 @@ def run(args: argparse.Namespace) -> int:
     flags = resolve_flags(args, config)
     setup_logging(flags["log.level"], flags["log.format"])
     targets = build_targets(flags, config)
+    accounts = AccountsWiring(flags, config, targets)  # the accounts: section, roles, shards
     interval: timedelta = flags["refresh.interval"]
     settings = DaemonSettings(
         listen=parse_listen_address(flags["web.listen-address"]),
@@ -238,9 +245,11 @@ def run(args: argparse.Namespace) -> int:
             finding_series_limit=flags["metrics.finding-series-limit"],
             user_facts=flags["metrics.user-facts"],
             user_label=make_labeler(flags["labels.user"], flags["labels.user-hash-key-file"]),
+            collectors=(accounts.collector,),
         ),
     )
-    hooks, target_list = security_hooks(flags, config, settings, lambda: targets)
+    hooks, target_list = security_hooks(flags, config, settings, accounts.targets)
+    hooks.state_hooks = [accounts.state_hook, *hooks.state_hooks]
     try:
         daemon = Daemon(target_list, config, settings, hooks)
     except OSError as err:
@@ -294,19 +303,8 @@ def build_targets(flags: dict[str, Any], config: Config) -> list[AccountTarget]:
                 f"--report-file: several files are for account(s) {', '.join(duplicates)}"
             )
         return targets
-    from exporter.aws import ClientSettings, IamReportFetcher, make_client
-
-    # The ambient account's id is learned from its first report (see AccountTarget).
-    settings = ClientSettings(
-        max_attempts=flags["aws.max-attempts"],
-        connect_timeout=flags["aws.connect-timeout"].total_seconds(),
-        read_timeout=flags["aws.read-timeout"].total_seconds(),
-    )
-    fetcher = IamReportFetcher(
-        make_client("iam", settings=settings),
-        deadline_seconds=flags["aws.poll-deadline"].total_seconds(),
-    )
-    return [AccountTarget("", "ambient", fetcher)]
+    # AWS: the accounts: section (default: the ambient account), see AccountsWiring.
+    return []
 
 
 def _file_account_id(path: str) -> str:

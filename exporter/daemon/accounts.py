@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Any
@@ -51,7 +51,9 @@ LANDING_LINES = "landing_lines"  # tuple[str, ...]: shown under the account's he
 class AccountExtras:
     roles: tuple[RoleRecord, ...] | None = None  # last good
     facts: AccountFacts | None = None  # last good
-    detail_errors_total: Mapping[tuple[str, str], int] = MappingProxyType({})
+    detail_errors_total: Mapping[tuple[str, str], int] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
     last_detail_errors: tuple[tuple[str, str, str], ...] = ()
     throttled_total: int = 0
 

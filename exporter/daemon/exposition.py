@@ -65,6 +65,8 @@ class ExpositionOptions:
     user_facts: bool = False
     user_label: UserLabel = identity
     version: str = __version__
+    # More collectors per refresh, made from the account states (issue 5: roles, shards).
+    collectors: tuple[Callable[[Sequence[AccountState]], Collector], ...] = ()
 
 
 def format_duration(d: timedelta) -> str:
@@ -83,6 +85,8 @@ def render(
 ) -> Exposition:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(accounts, config, options))
+    for make in options.collectors:
+        registry.register(make(accounts))
     text = generate_latest(registry)
     openmetrics = bytes(om.generate_latest(registry)).removesuffix(_EOF)  # type: ignore[no-untyped-call]
     return Exposition(
@@ -316,6 +320,8 @@ class SnapshotCollector(Collector):
         left_out: Counter[str] = Counter()
         kept = 0
         for finding, state in ranked:
+            if not finding.user:
+                continue  # a role finding: aws_iam_role_finding (exporter/daemon/accounts.py)
             user = label(finding.user)
             if user is None:
                 continue

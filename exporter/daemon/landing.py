@@ -33,6 +33,10 @@ def render_landing(snapshot: Snapshot | None, telemetry_path: str, now: datetime
         parts.append("<p>The first refresh has not finished yet.</p>")
     else:
         parts.append(f"<p>Last refresh: {_ago(snapshot.created_at, now)}.</p>")
+        # Shard ownership and discovery state (exporter/daemon/accounts.py).
+        header = next((s.extras.get("landing_header") for s in snapshot.accounts), None)
+        if header:
+            parts.append(f"<p>{escape(header)}</p>")
         parts.extend(_account(state, now) for state in snapshot.accounts)
     parts.append("</body></html>")
     return "\n".join(parts).encode("utf-8")
@@ -43,6 +47,7 @@ def _account(state: AccountState, now: datetime) -> str:
         f"{state.name} ({state.account_id})" if state.name != state.account_id else state.name
     )
     out = [f"<h2>{title}</h2>", "<p>", _refresh_line(state, now)]
+    out.extend(f"<br>{escape(line)}" for line in state.extras.get("landing_lines", ()))
     generated = state.report_generated
     if generated is not None:
         out.append(f"<br>Credential report generated {_ago(generated, now)}.")
