@@ -58,12 +58,12 @@ class StateStore:
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
+        if self.directory.exists() and not self.directory.is_dir():
+            raise StateError(f"--state.dir: {directory} is not a directory")
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as err:
             raise StateError(f"--state.dir: cannot create {directory}: {err.strerror}") from None
-        if not self.directory.is_dir():
-            raise StateError(f"--state.dir: {directory} is not a directory")
         if not os.access(self.directory, os.W_OK | os.X_OK):
             raise StateError(f"--state.dir: {directory} is not writable")
         self._remove_stale_temp_files()
