@@ -18,6 +18,8 @@ import pytest
 from botocore import xform_name
 from cfnlint.decode import decode
 
+from tests.deploy.conftest import Manifests
+from tests.deploy.k8s import one
 from tests.deploy.paths import AWS, REPO, tool
 
 TEMPLATE = AWS / "reading-role.cfn.yaml"
@@ -184,3 +186,37 @@ def test_every_granted_action_is_used() -> None:
     """Least privilege: the policies grant nothing the exporter does not call."""
     unused = (granted()["reader"] | granted()["management"]) - aws_calls()
     assert not unused, f"granted but never called by exporter/aws/: {sorted(unused)}"
+
+
+def test_irsa_trust_policy_names_the_kubernetes_service_account(base: Manifests) -> None:
+    """The trust policy's subject is the ServiceAccount the kustomize base creates."""
+    trust = load_json(AWS / "irsa-trust-policy.json")
+    (statement,) = trust["Statement"]
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    provider = statement["Principal"]["Federated"].split(":oidc-provider/", 1)[1]
+    conditions = statement["Condition"]["StringEquals"]
+    account = one(base, "ServiceAccount")["metadata"]
+    subject = f"system:serviceaccount:{account['namespace']}:{account['name']}"
+    assert conditions == {f"{provider}:sub": subject, f"{provider}:aud": "sts.amazonaws.com"}
+
+
+def test_irsa_trust_policy_passes_cfn_lint(tmp_path: Path) -> None:
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Resources": {
+            "Role": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "AssumeRolePolicyDocument": load_json(AWS / "irsa-trust-policy.json"),
+                    "Policies": [
+                        {"PolicyName": "read", "PolicyDocument": load_json(READER)},
+                        {"PolicyName": "discover", "PolicyDocument": load_json(MANAGEMENT)},
+                    ],
+                },
+            }
+        },
+    }
+    path = tmp_path / "role.json"
+    path.write_text(json.dumps(template), encoding="utf-8")
+    result = cfn_lint(path)
+    assert result.returncode == 0, result.stdout + result.stderr

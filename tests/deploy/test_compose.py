@@ -35,6 +35,7 @@ SCHEMA = SCHEMAS / "compose-spec.json"
 PROMETHEUS_CONFIG = "/etc/prometheus/prometheus.yml"
 ALERTMANAGER_CONFIG = "/etc/alertmanager/alertmanager.yml"
 PROMETHEUS_PORT, ALERTMANAGER_PORT, GRAFANA_PORT = 9090, 9093, 3000
+EXPORTER = "aws-iam-credential-exporter"  # the compose service, and its scrape job
 
 
 def service(name: str) -> dict[str, Any]:
@@ -45,6 +46,12 @@ def prometheus_config() -> dict[str, Any]:
     prom = service("prometheus")
     assert flag(prom["command"], "config.file") == PROMETHEUS_CONFIG
     return dict(yaml.safe_load(to_host(prom, PROMETHEUS_CONFIG).read_text(encoding="utf-8")))
+
+
+def rule_files_in_container(config: dict[str, Any]) -> list[str]:
+    """rule_files entries as absolute container paths (relative ones follow the config)."""
+    config_dir = Path(PROMETHEUS_CONFIG).parent
+    return [str(config_dir / p) for p in config["rule_files"]]
 
 
 def scrape_targets(config: dict[str, Any], job: str) -> list[str]:
@@ -77,7 +84,7 @@ def test_schema_rejects_a_misspelt_key() -> None:
     """The check above can fail: an unknown service key is an error."""
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
     bad = copy.deepcopy(load())
-    bad["services"]["exporter"]["read_only_root"] = True
+    bad["services"][EXPORTER]["read_only_root"] = True
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, schema)
 
@@ -102,14 +109,14 @@ def test_ports_are_published_on_loopback_only() -> None:
     for name in load()["services"]:
         for binding in published(name).values():
             assert binding.startswith("127.0.0.1:"), f"{name}: {binding}"
-    assert published("exporter") == {DEFAULT_PORT: f"127.0.0.1:{DEFAULT_PORT}"}
+    assert published(EXPORTER) == {DEFAULT_PORT: f"127.0.0.1:{DEFAULT_PORT}"}
     assert PROMETHEUS_PORT in published("prometheus")
     assert ALERTMANAGER_PORT in published("alertmanager")
     assert GRAFANA_PORT in published("grafana")
 
 
 def test_exporter_service_builds_the_image_and_runs_the_demo() -> None:
-    exporter = service("exporter")
+    exporter = service(EXPORTER)
     context = (COMPOSE / exporter["build"]["context"]).resolve()
     assert context == REPO
     assert (context / exporter["build"]["dockerfile"]).is_file()
@@ -128,21 +135,25 @@ def test_exporter_service_builds_the_image_and_runs_the_demo() -> None:
     assert exporter["cap_drop"] == ["ALL"]
 
 
+def test_prometheus_uses_the_projects_example_configuration() -> None:
+    """One Prometheus configuration: the example in deploy/prometheus/, mounted unchanged."""
+    assert to_host(service("prometheus"), PROMETHEUS_CONFIG) == (
+        REPO / "deploy" / "prometheus" / "prometheus.yml"
+    )
+
+
 def test_prometheus_scrapes_the_services_of_the_stack() -> None:
     config = prometheus_config()
-    assert scrape_targets(config, "iam-credential-exporter") == [f"exporter:{DEFAULT_PORT}"]
-    assert scrape_targets(config, "alertmanager") == [f"alertmanager:{ALERTMANAGER_PORT}"]
+    assert scrape_targets(config, EXPORTER) == [f"{EXPORTER}:{DEFAULT_PORT}"]
     (alerting,) = config["alerting"]["alertmanagers"]
     assert alerting["static_configs"][0]["targets"] == [f"alertmanager:{ALERTMANAGER_PORT}"]
-    services = load()["services"]
-    for target in [*scrape_targets(config, "iam-credential-exporter"), "alertmanager:9093"]:
-        assert target.split(":")[0] in services
+    assert {EXPORTER, "alertmanager"} <= set(load()["services"])
 
 
 def test_prometheus_loads_exactly_the_project_rule_files() -> None:
     prom = service("prometheus")
     loaded: set[Path] = set()
-    for pattern in prometheus_config()["rule_files"]:
+    for pattern in rule_files_in_container(prometheus_config()):
         host = to_host(prom, pattern)
         loaded.update(host.parent.glob(host.name))
     expected = set((REPO / "deploy" / "prometheus" / "rules").glob("*.yml"))
@@ -152,7 +163,7 @@ def test_prometheus_loads_exactly_the_project_rule_files() -> None:
 def mapped_prometheus_config(tmp_path: Path) -> Path:
     config = prometheus_config()
     prom = service("prometheus")
-    config["rule_files"] = [str(to_host(prom, p)) for p in config["rule_files"]]
+    config["rule_files"] = [str(to_host(prom, p)) for p in rule_files_in_container(config)]
     path = tmp_path / "prometheus.yml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
@@ -233,7 +244,7 @@ def test_stack_prometheus_config_scrapes_the_demo_and_fires_alerts(tmp_path: Pat
     """The compose Prometheus configuration, with service names replaced by loopback
     addresses, intervals shortened to 1s and no Alertmanager, runs the real Prometheus
     against the real exporter in --demo mode: the demo's alerts fire with no clicks."""
-    command = [a for a in service("exporter")["command"] if not a.startswith("--state.dir")]
+    command = [a for a in service(EXPORTER)["command"] if not a.startswith("--state.dir")]
     assert command[0] == "serve"
     state = tmp_path / "state"
     with exporter_process(*command[1:], f"--state.dir={state}") as exp:
@@ -242,9 +253,7 @@ def test_stack_prometheus_config_scrapes_the_demo_and_fires_alerts(tmp_path: Pat
         del config["alerting"]
         port = free_port()
         config["scrape_configs"] = [
-            {"job_name": s["job_name"], "static_configs": [{"targets": [f"127.0.0.1:{exp.port}"]}]}
-            for s in config["scrape_configs"]
-            if s["job_name"] == "iam-credential-exporter"
+            {"job_name": EXPORTER, "static_configs": [{"targets": [f"127.0.0.1:{exp.port}"]}]}
         ]
         path = tmp_path / "prometheus.yml"
         path.write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -258,7 +267,7 @@ def test_stack_prometheus_config_scrapes_the_demo_and_fires_alerts(tmp_path: Pat
         server = PrometheusServer(f"http://127.0.0.1:{port}", tmp_path / "prometheus.log")
         try:
             wait_http(f"{server.url}/-/ready", timeout=60)
-            server.wait_for_data('up{job="iam-credential-exporter"} == 1')
+            server.wait_for_data(f'up{{job="{EXPORTER}"}} == 1')
             firing = server.wait_until(
                 lambda: server.query('ALERTS{alertstate="firing", category="credentials"}'),
                 "firing credential alerts",
