@@ -35,7 +35,7 @@ from exporter.sources import FileReportSource, SourceError
 log = logging.getLogger("exporter.serve")
 
 DEFAULT_PORT = 10063
-STOP_GRACE_SECONDS = 4.0
+STOP_GRACE_SECONDS = 3.0
 
 
 def _positive_int(text: str) -> int:
