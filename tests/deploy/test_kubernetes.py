@@ -35,6 +35,7 @@ CRD_SCHEMAS = {
     "ServiceMonitor": SCHEMAS / "servicemonitor_v1.json",
 }
 K8S_VERSION = "1.30.0"  # oldest minor the manifests target (pod-index label: 1.28+)
+K8S_VERSIONS = [K8S_VERSION, kubernetes_validate.utils.latest_version()]
 STATE_DIR = "/var/lib/iam-credential-exporter"
 
 
@@ -64,11 +65,12 @@ def flag_value(args: list[str], name: str) -> str:
 # --- validation ---------------------------------------------------------------------------
 
 
-def test_core_kinds_pass_kubernetes_validate(built: Manifests) -> None:
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+def test_core_kinds_pass_kubernetes_validate(built: Manifests, version: str) -> None:
     core = [d for d in built if d["kind"] not in CRD_SCHEMAS]
     assert {d["kind"] for d in core} >= {"ServiceAccount", "ConfigMap", "Service"}
     for doc in core:
-        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+        kubernetes_validate.validate(doc, version, strict=True)
 
 
 def test_kubernetes_validate_rejects_an_unknown_field(base: Manifests) -> None:
@@ -303,6 +305,21 @@ def test_shard_count_equals_replicas_and_index_is_the_pod_ordinal(sharded: Manif
     (env,) = [e for e in c["env"] if e["name"] == "SHARD_INDEX"]
     field = env["valueFrom"]["fieldRef"]["fieldPath"]
     assert field == "metadata.labels['apps.kubernetes.io/pod-index']"
+
+
+def test_every_pod_ordinal_is_a_valid_shard(sharded: Manifests, tmp_path: Path) -> None:
+    """Pods 0..replicas-1 each get a distinct shard the exporter accepts, covering all."""
+    replicas = one(sharded, "StatefulSet")["spec"]["replicas"]
+    config = tmp_path / "config.yml"
+    config.write_text((KUBERNETES / "base" / "config.yml").read_text(encoding="utf-8"))
+    shards = set()
+    for ordinal in range(replicas):
+        args = [a.replace("$(SHARD_INDEX)", str(ordinal)) for a in container(sharded)["args"]]
+        args = [f"--config={config}" if a.startswith("--config=") else a for a in args]
+        flags = resolve_flags(build_parser().parse_args(args), load_config(config))
+        assert flags["shard.count"] == replicas
+        shards.add(flags["shard.index"])
+    assert shards == set(range(replicas))
 
 
 def test_shards_run_the_same_container_as_the_base(base: Manifests, sharded: Manifests) -> None:
