@@ -169,3 +169,8 @@ def test_recording_rule_names_follow_level_metric_operations() -> None:
 def test_every_rule_name_is_unique() -> None:
     names = [r.get("alert") or r["record"] for _, r in all_rules()]
     assert len(names) == len(set(names))
+
+
+def test_readme_lists_every_alert() -> None:
+    readme = (REPO / "README.md").read_text()
+    assert [a["alert"] for a in alerts() if f"`{a['alert']}`" not in readme] == []
