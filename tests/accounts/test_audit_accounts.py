@@ -115,3 +115,31 @@ def test_cli_exits_2_when_no_account_can_be_audited(
     assert f"dev ({org.members['dev']}): connection_error: cannot assume" in err
     assert f"prod ({org.members['prod']}): connection_error" in err
     assert "no account could be audited" in err
+
+
+def test_cli_partial_failure_still_audits_and_does_not_exit_2(
+    org: Org, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Issue 5: audit continues past failing accounts, lists them at the end, and exits 2
+    only when no account could be audited."""
+    from exporter.aws import targets
+
+    real = targets.account_sources
+    monkeypatch.setattr(
+        targets, "account_sources", lambda config: [*real(config), ("throttled-one", Broken())]
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"accounts:\n  organizations:\n    exclude: {{accounts: ['{org.management_id}']}}\n"
+    )
+    as_of = (datetime.now(timezone.utc) + timedelta(days=120, hours=1)).strftime("%Y-%m-%dT%H:%MZ")
+    code = main(["audit", "--config", str(config), "--format", "json", "--as-of", as_of])
+    out, err = capsys.readouterr()
+    doc = json.loads(out)  # users idle since creation 120 days ago: user_inactive
+    assert {f["account_id"] for f in doc["findings"]} == set(org.members.values())
+    assert doc["failed_accounts"] == [
+        {"account": "throttled-one", "reason": "throttled",
+         "message": "AWS throttled the request (Throttling)"}
+    ]  # fmt: skip
+    assert "could not audit throttled-one (throttled)" in err
+    assert code == 0
