@@ -537,7 +537,7 @@ def dashboard(uid: str, title: str, description: str, lay: Layout, account_multi
 
 def overview() -> Json:
     lay = Layout()
-    lay.row("Findings")
+    lay.row("Summary")
     for severity in SEVERITY_COLOURS:
         lay.add(severity_stat(severity), 4, 4)
     lay.add(
