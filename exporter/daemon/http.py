@@ -217,6 +217,15 @@ class Handler(BaseHTTPRequestHandler):
         if not getattr(self, "_head", False):
             self.wfile.write(content)
 
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        if self.request_version not in ("HTTP/1.0", "HTTP/1.1"):
+            # HTTP/0.9 answers carry no headers (no Content-Type, no security headers).
+            self.send_error(505, "only HTTP/1.0 and HTTP/1.1 are served")
+            return False
+        return True
+
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         # Requests the stdlib rejects itself (bad request line, huge headers...).
         self.close_connection = True
