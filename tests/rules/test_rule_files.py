@@ -174,3 +174,13 @@ def test_every_rule_name_is_unique() -> None:
 def test_readme_lists_every_alert() -> None:
     readme = (REPO / "README.md").read_text()
     assert [a["alert"] for a in alerts() if f"`{a['alert']}`" not in readme] == []
+
+
+def test_example_prometheus_config_loads_the_rule_files() -> None:
+    config = REPO / "deploy" / "prometheus" / "prometheus.yml"
+    result = promtool("check", "config", str(config))
+    assert result.returncode == 0, result.stdout + result.stderr
+    loaded = {
+        (config.parent / p).resolve() for p in yaml.safe_load(config.read_text())["rule_files"]
+    }
+    assert loaded == set(RULE_FILES)

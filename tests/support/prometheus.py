@@ -40,6 +40,7 @@ class PrometheusServer:
     def __init__(self, url: str, log_path: Path) -> None:
         self.url = url
         self.log_path = log_path
+        self.pid = 0  # of the prometheus process, once started
 
     def api(self, path: str, **params: str | Sequence[str]) -> Any:
         """GET ``/api/v1/<path>`` and return its ``data``; raise PrometheusError on error."""
@@ -190,6 +191,7 @@ def prometheus(
                 stderr=subprocess.STDOUT,
                 cwd=root,
             )
+            server.pid = proc.pid
             try:
                 _wait_ready(proc, server, ready_timeout)
                 yield server
