@@ -1,6 +1,8 @@
 """The example Alertmanager configuration in a real Alertmanager: routing by severity,
 grouping per account, inhibition scoped to one account, and the Slack and SNS
-notifications the templates render.
+notifications the templates render; first with alerts posted to its API, then
+with the whole chain (serve --demo -> Prometheus with the project's rules ->
+Alertmanager).
 
 Only the endpoints and timings of deploy/alertmanager/alertmanager.yml are changed
 for the test: Slack's webhook URL points at a loopback sink, SNS at a moto server
@@ -15,6 +17,7 @@ import copy
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,14 +25,17 @@ import boto3
 import pytest
 import yaml
 
-from tests.rules.promql import ALERTMANAGER_DIR, alerts
+from tests.rules.promql import ALERTMANAGER_DIR, RULE_FILES, alerts
 from tests.support.alertmanager import Alertmanager, HttpSink, alertmanager, http_sink
+from tests.support.exporter_process import exporter_process
 from tests.support.moto import FAKE_CREDENTIALS, moto_server
+from tests.support.prometheus import prometheus
 
 pytestmark = pytest.mark.slow
 
 A = "111111111111"
 B = "222222222222"
+DEMO = "123456789012"  # serve --demo
 RUNBOOK = {a["alert"]: a["annotations"]["runbook_url"] for a in alerts()}
 SEVERITY = {a["alert"]: a["labels"]["severity"] for a in alerts()}
 CATEGORY = {a["alert"]: a["labels"]["category"] for a in alerts()}
@@ -87,8 +93,9 @@ class Stack:
     queue_url: str
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+@contextmanager
+def notification_stack() -> Iterator[Stack]:
+    """The example config in a real Alertmanager, Slack -> sink, SNS -> moto -> SQS."""
     with moto_server() as endpoint, http_sink() as sink:
         session = boto3.session.Session(
             aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
@@ -111,8 +118,24 @@ def stack() -> Iterator[Stack]:
             for p in sorted((ALERTMANAGER_DIR / "templates").glob("*.tmpl"))
         }
         with alertmanager(config, files=templates) as am:
-            am.post_alerts(SENT)
             yield Stack(am, sink, sqs, queue_url)
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    with notification_stack() as st:
+        st.am.post_alerts(SENT)
+        yield st
+
+
+def _sns_messages(st: Stack) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 60
+    messages: list[dict[str, Any]] = []
+    while not messages and time.monotonic() < deadline:
+        got = st.sqs.receive_message(QueueUrl=st.queue_url, WaitTimeSeconds=1)
+        messages = [json.loads(m["Body"]) for m in got.get("Messages", [])]
+    assert messages, f"nothing published to SNS; Alertmanager log:\n{st.am.log()[-3000:]}"
+    return messages
 
 
 def _state(am: Alertmanager) -> dict[tuple[str, str], dict[str, Any]]:
@@ -167,14 +190,40 @@ def test_high_goes_to_slack_one_notification_per_account(stack: Stack) -> None:
 
 
 def test_critical_is_published_to_the_sns_topic(stack: Stack) -> None:
-    deadline = time.monotonic() + 60
-    messages: list[dict[str, Any]] = []
-    while not messages and time.monotonic() < deadline:
-        got = stack.sqs.receive_message(QueueUrl=stack.queue_url, WaitTimeSeconds=1)
-        messages = [json.loads(m["Body"]) for m in got.get("Messages", [])]
-    assert messages, f"nothing published to SNS; Alertmanager log:\n{stack.am.log()[-3000:]}"
-    (note,) = messages
+    (note,) = _sns_messages(stack)
     assert note["Subject"] == f"[FIRING] AWS account {A}: 1 IAM credential alert(s)"
     assert note["Message"].startswith(f"AWS account {A}: 1 firing, 0 resolved.")
     assert f"[CRITICAL] AwsIamRootMfaDisabled in {A}" in note["Message"]
     assert RUNBOOK["AwsIamRootMfaDisabled"] in note["Message"]
+
+
+def test_whole_chain_demo_exporter_to_prometheus_to_slack_and_sns() -> None:
+    """serve --demo -> Prometheus with the project's rules -> this Alertmanager: the
+    rules' labels meet the routes and inhibit rules, their annotations the templates.
+    The demo's root has no MFA (critical), so its high and medium credential alerts
+    are held back and only the critical one is notified."""
+    with (
+        notification_stack() as st,
+        exporter_process("--demo") as demo,
+        prometheus(
+            [f"127.0.0.1:{demo.port}"],
+            RULE_FILES,
+            alertmanagers=[st.am.url.removeprefix("http://")],
+        ) as prom,
+    ):
+        prom.wait_for_alerts(
+            {"AwsIamRootMfaDisabled", "AwsIamRootAccessKeyPresent", "AwsIamConsoleUsersWithoutMfa"}
+        )
+        (note,) = _sns_messages(st)
+        assert note["Subject"] == f"[FIRING] AWS account {DEMO}: 1 IAM credential alert(s)"
+        assert f"[CRITICAL] Root account of AWS account {DEMO} has no MFA" in note["Message"]
+        st.sink.wait_for(
+            lambda seen: any(p == "/slack/critical-slack-and-sns" for p, _ in seen), "critical"
+        )
+        (att,) = _attachments(st.sink, "critical-slack-and-sns")
+        assert "Whoever has the root password alone controls the whole account." in att["text"]
+        status = {a["labels"]["alertname"]: a["status"] for a in st.am.alerts()}
+        assert status["AwsIamRootMfaDisabled"]["state"] == "active"
+        for held_back in ("AwsIamRootAccessKeyPresent", "AwsIamConsoleUsersWithoutMfa"):
+            assert status[held_back]["state"] == "suppressed", held_back
+            assert status[held_back]["inhibitedBy"], held_back

@@ -131,9 +131,11 @@ def scrape_config(
     scrape_interval: str = "1s",
     evaluation_interval: str = "1s",
     metrics_path: str = "/metrics",
+    alertmanagers: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The prometheus.yml the helper generates: one job, static targets."""
-    return {
+    """The prometheus.yml the helper generates: one job, static targets, and the
+    Alertmanagers (``host:port``) to send alerts to, if any."""
+    config: dict[str, Any] = {
         "global": {
             "scrape_interval": scrape_interval,
             "scrape_timeout": scrape_interval,
@@ -148,6 +150,11 @@ def scrape_config(
             }
         ],
     }
+    if alertmanagers:
+        config["alerting"] = {
+            "alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}]
+        }
+    return config
 
 
 @contextmanager
@@ -159,6 +166,7 @@ def prometheus(
     scrape_interval: str = "1s",
     evaluation_interval: str = "1s",
     metrics_path: str = "/metrics",
+    alertmanagers: Sequence[str] = (),
     binary: str = PROMETHEUS_BINARY,
     ready_timeout: float = 60.0,
 ) -> Iterator[PrometheusServer]:
@@ -173,6 +181,7 @@ def prometheus(
             scrape_interval=scrape_interval,
             evaluation_interval=evaluation_interval,
             metrics_path=metrics_path,
+            alertmanagers=alertmanagers,
         )
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         port = free_port()
