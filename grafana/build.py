@@ -290,9 +290,9 @@ def account_link(title: str) -> Json:
 # -- shared panels ------------------------------------------------------------------
 
 
-def findings_table(h_title: str) -> Json:
+def findings_table() -> Json:
     return table(
-        h_title,
+        "Findings",
         "One row per finding from aws_iam_finding: account, severity, check, IAM user and "
         "access key number (empty when the finding is not about a key). When the exporter's "
         "series cap applies, some rows are left out: see 'Finding series dropped'.",
@@ -693,7 +693,7 @@ def overview() -> Json:
         8,
         12,
     )
-    lay.add(findings_table("Findings"), 16, 12)
+    lay.add(findings_table(), 16, 12)
 
     lay.row("Exporter health")
     health_panels(lay)
@@ -829,7 +829,7 @@ def account() -> Json:
         8,
         12,
     )
-    lay.add(findings_table("Findings"), 16, 12)
+    lay.add(findings_table(), 16, 12)
     lay.add(stale_keys_bargauge(), 8, 8)
     lay.add(
         timeseries(
