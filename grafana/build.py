@@ -295,7 +295,7 @@ def findings_table() -> Json:
         "Findings",
         "One row per finding from aws_iam_finding: account, severity, check, IAM user and "
         "access key number (empty when the finding is not about a key). When the exporter's "
-        "series cap applies, some rows are left out: see 'Finding series dropped'.",
+        "series cap applies, some rows are left out: see 'Report problems and dropped series'.",
         [target(f"aws_iam_finding{{{SEL}}}", table=True)],
         hide=("Time", "__name__", "job", "instance", "Value"),
         order=("account_id", "severity", "check", "user", "key"),
