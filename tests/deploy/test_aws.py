@@ -220,3 +220,36 @@ def test_irsa_trust_policy_passes_cfn_lint(tmp_path: Path) -> None:
     path.write_text(json.dumps(template), encoding="utf-8")
     result = cfn_lint(path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def shown_policies() -> list[tuple[str, Any]]:
+    """Every JSON policy document shown in README.md and docs/*.md."""
+    found = []
+    for doc in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        text = doc.read_text(encoding="utf-8")
+        for block in re.findall(r"```json\n(.*?)```", text, re.S):
+            try:
+                value = json.loads(block)
+            except ValueError:
+                continue
+            if isinstance(value, dict) and "Statement" in value:
+                found.append((doc.name, value))
+    return found
+
+
+def test_policies_shown_in_the_docs_are_the_shipped_files() -> None:
+    """A policy printed in the documentation is a copy: with the statement ids of a file in
+    deploy/aws/ it must equal that file; an excerpt grants nothing the files do not."""
+    files = {p.name: load_json(p) for p in sorted(AWS.glob("*.json"))}
+    by_sids = {
+        frozenset(s.get("Sid") for s in policy["Statement"]): name for name, policy in files.items()
+    }
+    shipped = actions(load_json(READER)) | actions(load_json(MANAGEMENT))
+    shown = shown_policies()
+    assert shown
+    for doc, policy in shown:
+        name = by_sids.get(frozenset(s.get("Sid") for s in policy["Statement"]))
+        if name:
+            assert policy == files[name], f"{doc} shows a different {name}"
+        else:
+            assert actions(policy) <= shipped, f"{doc} shows actions deploy/aws/ does not grant"
