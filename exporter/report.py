@@ -89,24 +89,68 @@ def gc_paused() -> Iterator[None]:
 
 
 def _parse(data: bytes | str) -> CredentialReport:
-    rows = _rows(_decode(data))
-    if not rows or rows[0] in ([], [""]):
-        raise ReportFormatError("the credential report is empty")
-    header = rows[0]
-    index = _column_index(header)
-    width = len(header)
-    body = [r for r in rows[1:] if r and r != [""]]
-    if body and set(map(len, body)) != {width}:
-        _check_widths(rows, width)
-    records, bad_times, bad_flags = _records(body, index)
+    text = _decode(data)
+    if "\x00" in text:
+        raise ReportFormatError("the credential report contains NUL bytes: it is not CSV text")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    table = _plain_table(text)
+    columns: Sequence[Sequence[str]]
+    if table is None:
+        rows = _rows(text)
+        if not rows or rows[0] in ([], [""]):
+            raise ReportFormatError("the credential report is empty")
+        index = _column_index(rows[0])
+        columns = _columns(rows, len(rows[0]))
+    else:
+        index = _column_index(table[0])
+        columns = table[1]
+    records, bad_times, bad_flags = _records(columns, index)
     problems = []
     if bad_times or bad_flags or not all(r.user for r in records):
-        problems = _problems(rows, index, bad_times, bad_flags)
+        problems = _problems(_rows(text), index, bad_times, bad_flags)
     return CredentialReport(
         records=tuple(records),
         account_id=account_id_of(records),
         problems=tuple(problems),
     )
+
+
+Table = tuple[list[str], Sequence[Sequence[str]]]  # the header, and the body column by column
+
+
+def _plain_table(text: str) -> Table | None:
+    """The table of a report without quotes (nearly every real one), or None.
+
+    Then CSV is lines split on commas. The whole body is split at once and each
+    column taken as every ``width``-th field: no list per row and no
+    transposition (a third of the parse time went there). Anything unusual
+    (quotes, a bare CR, a blank first line, a row of another width) returns
+    None and goes through ``csv``, whose errors name the line.
+    """
+    if '"' in text or "\r" in text:
+        return None
+    lines = text.split("\n")
+    if not lines[0]:
+        return None
+    header = lines[0].split(",")
+    body = lines[1:]
+    if "" in body:
+        body = [line for line in body if line]  # csv skips blank lines
+    if not body:
+        return header, []
+    if set(map(str.count, body, repeat(","))) != {len(header) - 1}:
+        return None
+    width = len(header)
+    fields = ",".join(body).split(",")
+    return header, [fields[i::width] for i in range(width)]
+
+
+def _columns(rows: list[list[str]], width: int) -> list[tuple[str, ...]]:
+    body = [r for r in rows[1:] if r and r != [""]]
+    if body and set(map(len, body)) != {width}:
+        _check_widths(rows, width)
+    return list(zip(*body, strict=True))
 
 
 def _decode(data: bytes | str) -> str:
@@ -121,14 +165,7 @@ def _decode(data: bytes | str) -> str:
 
 
 def _rows(text: str) -> list[list[str]]:
-    if "\x00" in text:
-        raise ReportFormatError("the credential report contains NUL bytes: it is not CSV text")
-    if "\r" in text:
-        text = text.replace("\r\n", "\n")
-    if '"' not in text and "\r" not in text:
-        # Without quotes (nearly every real report), CSV is lines split on commas:
-        # exactly what csv.reader returns, at twice its speed.
-        return [line.split(",") if line else [] for line in text.split("\n")]
+    """Every row, as ``csv`` reads them (blank lines are empty rows)."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         return list(reader)
@@ -222,15 +259,14 @@ _cert = partial(tuple.__new__, Certificate)
 
 
 def _records(
-    rows: list[list[str]], index: dict[str, int]
+    columns: Sequence[Sequence[str]], index: dict[str, int]
 ) -> tuple[list[CredentialRecord], set[str], set[str]]:
     """Build the records column by column; also returns the unreadable date and
     flag texts."""
     bad_times: set[str] = set()
     bad_flags: set[str] = set()
-    if not rows:
+    if not columns:
         return [], bad_times, bad_flags
-    columns = list(zip(*rows, strict=True))
     cols = {name: columns[index[name]] for name in COLUMNS}
     times = _timestamps([cols[c] for c in TIMESTAMP_COLUMNS], bad_times)
     flags = _Flags(bad_flags)
