@@ -72,6 +72,18 @@ def test_template_passes_cfn_lint() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_template_passes_cfn_lint_in_every_partition() -> None:
+    """aws, aws-cn and aws-us-gov: the exporter supports all three (issue 5)."""
+    regions = ["us-east-1", "eu-west-1", "cn-north-1", "us-gov-west-1"]
+    result = subprocess.run(
+        [tool("cfn-lint"), "--format", "parseable", "--regions", *regions, "--", str(TEMPLATE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("policy", [READER, MANAGEMENT], ids=lambda p: p.name)
 def test_policy_json_passes_cfn_lint_action_checks(policy: Path, tmp_path: Path) -> None:
     result = cfn_lint(policy_template(load_json(policy), tmp_path / "policy.json"))
