@@ -279,9 +279,8 @@ def _records(
 
     def keys(n: int) -> map[AccessKey]:
         p = f"access_key_{n}_"
-        return map(_key, zip(repeat(n), flag(p + "active"), ts(p + "last_rotated"),
-                             ts(p + "last_used_date"), cols[p + "last_used_region"],
-                             cols[p + "last_used_service"], strict=False))  # fmt: skip
+        return map(_AccessKeys(n, times, flags).__getitem__,
+                   zip(*(cols[p + f] for f in KEY_FIELDS), strict=True))  # fmt: skip
 
     records = list(map(_record, zip(
         cols["user"], cols["arn"], ts("user_creation_time"), flag("password_enabled"),
@@ -293,6 +292,34 @@ def _records(
         strict=True,
     )))  # fmt: skip
     return records, bad_times, bad_flags
+
+
+class _AccessKeys(dict[tuple[str, ...], AccessKey]):
+    """Raw columns of access key N -> the AccessKey. Users without that key (most
+    users for key 1, nearly all for key 2) share one object, and the region and
+    service texts are shared too: a daemon watching 200 accounts of 1000 users
+    holds 200k records, and this is a fifth of their memory."""
+
+    def __init__(self, number: int, times: dict[str, Timestamp], flags: _Flags) -> None:
+        super().__init__()
+        self.number = number
+        self.times = times
+        self.flags = flags
+        self.texts: dict[str, str] = {}
+
+    def __missing__(self, raw: tuple[str, ...]) -> AccessKey:
+        active, rotated, used, region, service = raw
+        text = self.texts.setdefault
+        key = AccessKey(
+            self.number,
+            self.flags[active],
+            self.times[rotated],
+            self.times[used],
+            text(region, region),
+            text(service, service),
+        )
+        self[raw] = key
+        return key
 
 
 class _CertificatePairs(dict[tuple[str, ...], tuple[Certificate, Certificate]]):
