@@ -24,6 +24,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 RULES_DIR = REPO / "deploy" / "prometheus" / "rules"
 DASHBOARDS_DIR = REPO / "grafana" / "dashboards"
+PROVIDERS_DIR = REPO / "grafana" / "provisioning" / "dashboards"
 OUT_DIR = Path(__file__).resolve().parent / "base" / "generated"
 PROMETHEUS_RULE_FILE = OUT_DIR / "prometheusrule.yaml"
 DASHBOARDS_FILE = OUT_DIR / "dashboards.yaml"
@@ -33,6 +34,8 @@ COMMON_LABELS = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/component": 
 # kube-prometheus-stack selects rules by its Helm release name (as for ServiceMonitors).
 RELEASE_LABEL = {"release": "kube-prometheus-stack"}
 DASHBOARD_LABEL = {"grafana_dashboard": "1"}
+# The Grafana sidecar files a dashboard in this folder when its folderAnnotation is set.
+FOLDER_ANNOTATION = "grafana_folder"
 
 
 def rule_files() -> list[Path]:
@@ -41,6 +44,18 @@ def rule_files() -> list[Path]:
 
 def dashboard_files() -> list[Path]:
     return sorted(DASHBOARDS_DIR.glob("*.json"))
+
+
+def dashboard_folder() -> str:
+    """The folder Grafana's file provisioning uses, so both installs look the same."""
+    folders = {
+        provider["folder"]
+        for path in sorted(PROVIDERS_DIR.glob("*.y*ml"))
+        for provider in yaml.safe_load(path.read_text(encoding="utf-8"))["providers"]
+    }
+    if len(folders) != 1:
+        raise SystemExit(f"expected one dashboard folder in {PROVIDERS_DIR}, got {folders}")
+    return folders.pop()
 
 
 def object_name(prefix: str, path: Path) -> str:
@@ -70,7 +85,10 @@ def dashboard_config_map(path: Path) -> dict[str, Any]:
         "metadata": {
             "name": object_name(f"{NAME}-dashboard", path),
             "labels": {**COMMON_LABELS, **DASHBOARD_LABEL},
-            "annotations": {"generated-from": path.relative_to(REPO).as_posix()},
+            "annotations": {
+                "generated-from": path.relative_to(REPO).as_posix(),
+                FOLDER_ANNOTATION: dashboard_folder(),
+            },
         },
         "data": {path.name: path.read_text(encoding="utf-8")},
     }

@@ -157,8 +157,13 @@ def test_dashboard_config_maps_are_the_dashboards(built: Manifests) -> None:
     ]
     got = {key: text for c in maps for key, text in c["data"].items()}
     assert got == {f.name: f.read_text(encoding="utf-8") for f in files}
+    providers = yaml.safe_load(
+        (REPO / "grafana/provisioning/dashboards/aws-iam-credential-exporter.yaml").read_text()
+    )["providers"]
     for config_map in maps:
         assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+        folder = config_map["metadata"]["annotations"]["grafana_folder"]
+        assert folder == providers[0]["folder"]
         # kubectl apply (client side) stores the object in a 256 KiB annotation.
         assert len(json.dumps(config_map)) < 256 * 1024
         for text in config_map["data"].values():
