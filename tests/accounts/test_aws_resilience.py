@@ -1,6 +1,5 @@
-"""Throttling is retried (botocore standard mode) and counted, not fatal.
-
-A fault proxy in front of moto answers IAM's real Throttling error."""
+"""Throttling is retried (botocore standard mode) and counted, not fatal; assumed-role
+credentials refresh themselves. A fault proxy in front of moto answers IAM's real errors."""
 
 from __future__ import annotations
 
@@ -51,3 +50,30 @@ def test_throttling_beyond_the_retries_fails_the_part_with_reason_throttled(
         with pytest.raises(SourceError) as err:
             src.fetch_facts()
         assert err.value.reason == "throttled"
+
+
+def test_assumed_credentials_refresh_before_they_expire(
+    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore refreshes the assumed-role credentials itself; no timer of ours."""
+    from datetime import datetime, timedelta
+
+    from dateutil.tz import tzutc
+
+    with FaultProxy(moto_endpoint) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        src = source()
+        src.fetch_roles()
+        src.fetch_roles()
+        assert proxy.seen["AssumeRole"] == 1  # cached while valid
+        creds = src._ensure_session().get_credentials()
+        first_key = creds.get_frozen_credentials().access_key
+        # Make the credentials (and the fetcher's cached STS answer) five minutes from
+        # expiry, as if 55 minutes had passed: inside botocore's mandatory refresh window.
+        soon = datetime.now(tzutc()) + timedelta(minutes=5)
+        creds._expiry_time = soon
+        for answer in creds._refresh_using.__self__._cache.values():
+            answer["Credentials"]["Expiration"] = soon
+        src.fetch_roles()
+        assert proxy.seen["AssumeRole"] == 2
+        assert creds.get_frozen_credentials().access_key != first_key
