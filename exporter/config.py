@@ -68,8 +68,19 @@ def load_config(path: str | Path | None) -> Config:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
+        raise ConfigError(f"config file {path} is not valid YAML: {_yaml_problem(err)}") from None
     return config_from_dict(data, source=str(path))
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """PyYAML's message on one line: what is wrong, and where."""
+    if isinstance(err, yaml.MarkedYAMLError):
+        mark = err.problem_mark or err.context_mark
+        what = " ".join(p for p in (err.context, err.problem) if p) or "syntax error"
+        if mark is not None:
+            return f"{what} (line {mark.line + 1}, column {mark.column + 1})"
+        return what
+    return " ".join(str(err).split())
 
 
 def config_from_dict(data: Any, source: str = "config") -> Config:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from fnmatch import fnmatchcase
+from typing import Any
 
 from exporter.findings import Finding
 
@@ -26,7 +27,16 @@ class Exemption:
         subject = finding.arn if self.by_arn else finding.user
         return fnmatchcase(subject, self.pattern)
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "arn" if self.by_arn else "user": self.pattern,
+            "checks": sorted(self.checks) if self.checks else None,
+            "reason": self.reason,
+            "expires": self.expires.isoformat() if self.expires else None,
+        }
+
     def describe(self) -> str:
         kind = "arn" if self.by_arn else "user"
         scope = ", ".join(sorted(self.checks)) if self.checks else "all checks"
-        return f"{kind} {self.pattern} ({scope})"
+        until = f", until {self.expires.isoformat()}" if self.expires else ""
+        return f"{kind} {self.pattern} ({scope}{until}): {self.reason}"

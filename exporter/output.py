@@ -16,6 +16,7 @@ from exporter.findings import SEVERITIES, Finding
 
 FORMATS = ("table", "json", "csv")
 FINDING_COLUMNS = ("account_id", "user", "arn", "check", "severity", "key", "message", "facts")
+MAX_PROBLEMS_SHOWN = 20
 CHANGE_COLUMNS = ("account_id", "user", "arn", "change", "key", "detail")
 
 
@@ -40,7 +41,7 @@ def _json_audit(
         "findings": [f.as_dict() for f in findings],
         "summary": severity_counts(findings),
         "exempted": [f.as_dict() for f in sorted(result.exempted, key=Finding.sort_key)],
-        "expired_exemptions": [e.describe() for e in result.expired_exemptions],
+        "expired_exemptions": [e.as_dict() for e in result.expired_exemptions],
         "problems": [p._asdict() for p in result.problems],
         "failed_accounts": [dict(f) for f in failed],
     }
@@ -74,7 +75,14 @@ def _table_audit(as_of: datetime, findings: list[Finding], result: Evaluation) -
     for e in result.expired_exemptions:
         out.append(f"expired exemption no longer applies: {e.describe()}")
     if result.problems:
-        out.append(f"{len(result.problems)} unreadable value(s) in the report (fields unknown)")
+        out.append(f"{len(result.problems)} unreadable value(s) in the report (fields unknown):")
+        out.extend(
+            f"  record {p.line}, user {p.user!r}: {p.column} = {p.value!r}"
+            for p in result.problems[:MAX_PROBLEMS_SHOWN]
+        )
+        if len(result.problems) > MAX_PROBLEMS_SHOWN:
+            more = len(result.problems) - MAX_PROBLEMS_SHOWN
+            out.append(f"  ... and {more} more (see --format json)")
     return "\n".join(out) + "\n"
 
 

@@ -1,0 +1,185 @@
+"""The parser on reports in the real AWS format (tests/fixtures/reports)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from exporter.records import ROOT_USER, CredentialRecord, Special
+from exporter.report import COLUMNS, ReportFormatError, parse_report, parse_timestamp
+from tests.core.reports import ACCOUNT, FIXTURES, report, root_row, user_row
+
+REPORTS = FIXTURES / "reports"
+
+
+def fixture(name: str) -> bytes:
+    return (REPORTS / name).read_bytes()
+
+
+def by_user(data: bytes) -> dict[str, CredentialRecord]:
+    return {r.user: r for r in parse_report(data).records}
+
+
+def test_real_report_root_row_comes_first_with_its_special_values() -> None:
+    rep = parse_report(fixture("aws_real.csv"))
+    root = rep.records[0]
+    assert root.user == ROOT_USER and root.is_root
+    assert root.arn == f"arn:aws:iam::{ACCOUNT}:root"
+    assert root.password_enabled is Special.NOT_SUPPORTED
+    assert root.password_last_changed is Special.NOT_SUPPORTED
+    assert root.password_next_rotation is Special.NOT_SUPPORTED
+    assert root.password_last_used == datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
+    assert root.mfa_active is False
+    assert root.access_keys[0].active is True
+    assert root.access_keys[1].last_rotated is Special.NOT_APPLICABLE
+    assert [r.user for r in rep.users] == [r.user for r in rep.records[1:]]
+    assert rep.account_id == ACCOUNT
+    assert rep.problems == ()
+
+
+def test_user_names_with_every_allowed_character_and_a_quoted_comma() -> None:
+    users = by_user(fixture("aws_real.csv"))
+    for name in ("alice@example.com", "bob+ops", "ci.deployer", "doe,john", "svc_backup-01=x"):
+        assert name in users
+    assert users["doe,john"].arn == f"arn:aws:iam::{ACCOUNT}:user/doe,john"
+
+
+def test_arn_paths_are_kept_and_the_account_comes_from_the_arns() -> None:
+    users = by_user(fixture("aws_real.csv"))
+    assert users["ci.deployer"].arn == f"arn:aws:iam::{ACCOUNT}:user/ops/ci/ci.deployer"
+    # No root row: the account still comes from a user ARN.
+    rep = parse_report(report(user_row("x", arn="arn:aws-us-gov:iam::444455556666:user/a/x")))
+    assert rep.account_id == "444455556666"
+
+
+def test_z_and_offset_timestamps_mean_the_same_instant() -> None:
+    users = by_user(fixture("aws_real.csv"))
+    bob = users["bob+ops"]
+    assert bob.user_creation_time == datetime(2019, 5, 5, 5, 5, 5, tzinfo=timezone.utc)
+    assert parse_timestamp("2026-01-01T00:00:00Z") == parse_timestamp("2026-01-01T00:00:00+00:00")
+    assert parse_timestamp("2026-01-01T02:00:00+02:00") == datetime(2026, 1, 1, tzinfo=timezone.utc)
+    # No offset at all: taken as UTC rather than left naive (naive would break arithmetic).
+    assert parse_timestamp("2026-01-01T00:00:00") == datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("text", "state"),
+    [
+        ("N/A", Special.NOT_APPLICABLE),
+        ("no_information", Special.NO_INFORMATION),
+        ("not_supported", Special.NOT_SUPPORTED),
+        ("yesterday", Special.INVALID),
+        ("", Special.INVALID),
+        ("2026-13-01T00:00:00+00:00", Special.INVALID),
+    ],
+)
+def test_special_values_each_keep_their_own_state(text: str, state: Special) -> None:
+    assert parse_timestamp(text) is state
+    row = user_row("u", password_enabled="true", password_last_used=text)
+    rec = parse_report(report(row)).records[0]
+    assert rec.password_last_used is state
+    assert rec.password_enabled is True
+
+
+def test_flags_keep_special_states() -> None:
+    rec = parse_report(report(root_row(password_enabled="not_supported"))).records[0]
+    assert rec.password_enabled is Special.NOT_SUPPORTED
+    for text, value in (("true", True), ("false", False)):
+        rec = parse_report(report(root_row(password_enabled=text))).records[0]
+        assert rec.password_enabled is value
+
+
+def test_bom_crlf_and_extra_unknown_columns_are_tolerated() -> None:
+    data = fixture("bom_extra_columns.csv")
+    assert data.startswith(b"\xef\xbb\xbf") and b"\r\n" in data
+    rep = parse_report(data)
+    assert [r.user for r in rep.records] == [ROOT_USER, "bob+ops"]
+    bob = rep.records[1]
+    assert bob.mfa_active is False and bob.password_enabled is True
+    assert bob.access_keys[0].last_used_region == "eu-west-1"
+    assert rep.problems == ()
+
+
+def test_same_records_whatever_the_column_order_and_quoting() -> None:
+    rows = [root_row(), user_row("a", password_enabled="true"), user_row("b")]
+    plain = parse_report(report(*rows))
+    shuffled = parse_report(report(*rows, columns=tuple(reversed(COLUMNS))))
+    quoted = parse_report(
+        b"\n".join(
+            b",".join(b'"' + v.encode() + b'"' for v in line.decode().split(","))
+            for line in report(*rows).splitlines()
+        )
+    )
+    assert plain.records == shuffled.records == quoted.records
+
+
+def test_malformed_value_is_counted_and_the_rest_of_the_row_is_read() -> None:
+    rep = parse_report(fixture("malformed_value.csv"))
+    mallory = rep.records[1]
+    assert mallory.password_last_used is Special.INVALID
+    assert mallory.mfa_active is Special.INVALID
+    assert mallory.password_enabled is True
+    assert mallory.access_keys[0].active is True
+    assert [(p.line, p.user, p.column, p.value) for p in rep.problems] == [
+        (3, "mallory", "password_last_used", "yesterday"),
+        (3, "mallory", "mfa_active", "maybe"),
+    ]
+
+
+def test_a_bad_text_in_one_column_does_not_taint_the_same_text_elsewhere() -> None:
+    # "true" is a fine flag but a bad date: only the date column is reported.
+    row = user_row("u", password_enabled="true", user_creation_time="true")
+    rep = parse_report(report(row))
+    assert [p.column for p in rep.problems] == ["user_creation_time"]
+
+
+def test_empty_user_name_is_a_problem_not_a_crash() -> None:
+    rep = parse_report(report(user_row("", arn="arn:aws:iam::1:user/")))
+    assert [(p.column, p.value) for p in rep.problems] == [("user", "")]
+
+
+def test_missing_required_column_names_it() -> None:
+    with pytest.raises(ReportFormatError, match=r"missing required column\(s\): mfa_active$"):
+        parse_report(fixture("missing_column.csv"))
+    columns = tuple(c for c in COLUMNS if c not in ("arn", "cert_2_last_rotated"))
+    with pytest.raises(ReportFormatError, match="arn, cert_2_last_rotated"):
+        parse_report(report(user_row(), columns=columns))
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"\n\n", "empty"),
+        (b"\xff\xfe\x00u", "not UTF-8"),
+        (b"user,arn\x00", "NUL"),
+        (b'user,"arn\n', "not valid CSV"),
+    ],
+)
+def test_unreadable_reports_raise_report_format_error(data: bytes, message: str) -> None:
+    with pytest.raises(ReportFormatError, match=message):
+        parse_report(data)
+
+
+def test_truncated_row_is_an_error_that_says_where() -> None:
+    data = report(root_row(), user_row("a")) + b"b,arn:aws:iam::1:user/b,2020\n"
+    with pytest.raises(ReportFormatError, match="record 4 has 3 fields but the header has 22"):
+        parse_report(data)
+
+
+def test_blank_lines_and_a_missing_final_newline_are_fine() -> None:
+    data = report(root_row(), user_row("a")).replace(b"\n", b"\n\n").rstrip(b"\n")
+    assert [r.user for r in parse_report(data).records] == [ROOT_USER, "a"]
+
+
+def test_header_only_report_has_no_records() -> None:
+    rep = parse_report(report())
+    assert rep.records == () and rep.account_id is None
+
+
+def test_str_input_and_duplicated_timestamps() -> None:
+    when = (datetime(2026, 1, 1, tzinfo=timezone.utc) - timedelta(days=3)).isoformat()
+    rows = [user_row(f"u{i}", user_creation_time=when) for i in range(3)]
+    rep = parse_report(report(*rows).decode())
+    assert {r.user_creation_time for r in rep.records} == {datetime.fromisoformat(when)}
