@@ -183,3 +183,17 @@ def test_bad_shard_flags_exit_2(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 2
     assert "--shard.index must be from 0 to 1" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_invalid_accounts_section_stops_serve_with_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "accounts:\n  list:\n    - {account_id: 111122223333,"
+        " role_arn: 'arn:aws:iam::111122223333:role/x'}\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "exporter", "serve", "--config", str(config)],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "accounts.list[0].account_id: quote the account id ('111122223333')" in proc.stderr
