@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from exporter.account_records import AccountDetails, AccountDetailsSource
 from exporter.analyse import analyse
 from exporter.config import Config
 from exporter.daemon.exposition import ExpositionOptions, render
@@ -52,6 +53,22 @@ class RecordingSource:
         return getattr(self.inner, name)
 
 
+class RecordingDetailsSource(RecordingSource):
+    """For sources that also fetch account details. Spelled out, not forwarded: from
+    Python 3.12 ``isinstance`` against a runtime-checkable Protocol such as
+    ``AccountDetailsSource`` ignores ``__getattr__``."""
+
+    def fetch_details(self) -> AccountDetails:
+        details: AccountDetails = self.inner.fetch_details()  # type: ignore[attr-defined]
+        return details
+
+
+def recording(source: ReportSource) -> RecordingSource:
+    if isinstance(source, AccountDetailsSource):
+        return RecordingDetailsSource(source)
+    return RecordingSource(source)
+
+
 class StatePersistence:
     def __init__(self, store: StateStore, config: Config, options: ExpositionOptions) -> None:
         self.store = store
@@ -71,7 +88,7 @@ class StatePersistence:
         # One recorder per source object, so the same one is reused on every refresh.
         recorder = self._recorders.get(target.identity)
         if recorder is None or recorder.inner is not target.source:
-            recorder = self._recorders[target.identity] = RecordingSource(target.source)
+            recorder = self._recorders[target.identity] = recording(target.source)
         return recorder
 
     def save(self, target: AccountTarget, state: AccountState, now: datetime) -> AccountState:
