@@ -132,7 +132,8 @@ FLAGS: list[Flag] = [
          None, str, "FILE"),
     Flag("state.dir", "keep the last good report of each account here; served at start-up",
          None, str, "DIR"),
-    Flag("aws.max-attempts", "AWS calls per request, retries included", 5, _positive_int, "N"),
+    Flag("aws.max-attempts", "retries of a failed AWS call, with backoff (botocore's "
+         "max_attempts: the first call is not counted)", 5, _positive_int, "N"),
     Flag("aws.connect-timeout", "AWS connect timeout", timedelta(seconds=5), _interval,
          "DURATION"),
     Flag("aws.read-timeout", "AWS read timeout", timedelta(seconds=20), _interval, "DURATION"),
