@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -172,6 +173,16 @@ def test_dockerignore_keeps_tests_and_caches_out() -> None:
     assert not ignore.excluded("exporter/cli.py")
 
 
+def image_pip_install(context: str) -> list[str]:
+    """The build stage's `pip install ... .` with its options, on another context path."""
+    (run,) = [
+        i for i in parsed() if i.stage == 0 and i.keyword == "RUN" and "pip install" in i.rest
+    ]
+    words = shlex.split(run.rest.split("&&")[0])
+    assert words[:2] == ["pip", "install"] and words[-1] == ".", words
+    return [*words[:-1], context]
+
+
 def build_context(tmp: Path) -> Path:
     """The files the build stage's /src holds: the COPY sources, minus .dockerignore."""
     ignore = DockerIgnore(REPO / ".dockerignore")
@@ -190,15 +201,15 @@ def build_context(tmp: Path) -> Path:
 
 @pytest.mark.slow
 def test_image_install_serves_and_passes_its_healthcheck(tmp_path: Path) -> None:
-    """Replays `pip install .` on the build context alone (with build isolation, as in the
-    image; the dependencies come from this venv,
-    as the image's come from wheels), runs the exporter so installed with the image's
-    environment, then runs the HEALTHCHECK command itself."""
+    """Replays the image's `pip install` (same options, build isolation) on the build
+    context alone (dependencies come from this venv, as the image's come from wheels),
+    runs the exporter so installed with the image's environment, then runs the
+    HEALTHCHECK command itself."""
     context = build_context(tmp_path)
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-         "--target", str(target), str(context)],
+        [sys.executable, "-m", *image_pip_install(str(context)), "-q", "--no-deps",
+         "--target", str(target)],
         check=True, capture_output=True, cwd=tmp_path,
     )  # fmt: skip
     installed = {p.relative_to(target / "exporter") for p in (target / "exporter").rglob("*.py")}
