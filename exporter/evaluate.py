@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timezone
+from functools import partial
+from itertools import repeat
+from operator import attrgetter
 from typing import NamedTuple
 
 from exporter.checks import CHECKS, Thresholds
@@ -14,8 +17,10 @@ from exporter.records import ROOT_USER, CredentialReport, ParseProblem
 from exporter.report import gc_paused
 
 # Finding's generated __new__ is a Python-level call per finding; tuple.__new__
-# builds the same object without it (findings can outnumber users).
-_new = tuple.__new__
+# builds the same object without it.
+_finding = partial(tuple.__new__, Finding)
+_user = attrgetter("user")
+_arn = attrgetter("arn")
 
 
 class Evaluation(NamedTuple):
@@ -47,11 +52,14 @@ def _evaluate(report: CredentialReport, config: Config, now: datetime) -> Evalua
         rows = {"root": roots, "user": users, "any": records}.get(spec.scope, ())
         if not rows:
             continue
-        severity = cfg.severity
-        for rec, key, message, facts in spec.fn(rows, Thresholds(cfg.human, cfg.programmatic), now):
-            raw.append(
-                _new(Finding, (account, rec.user, rec.arn, cid, severity, key, message, facts))
-            )
+        hits = spec.fn(rows, Thresholds(cfg.human, cfg.programmatic), now)
+        if hits:
+            # Column-wise and in C (zip, map): findings can outnumber users.
+            recs, keys, messages, facts = zip(*hits, strict=True)
+            raw.extend(map(_finding, zip(
+                repeat(account), map(_user, recs), map(_arn, recs), repeat(cid),
+                repeat(cfg.severity), keys, messages, facts, strict=False,
+            )))  # fmt: skip
     return apply_exemptions(raw, config.exemptions, now, report.problems)
 
 
