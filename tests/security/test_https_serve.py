@@ -247,3 +247,33 @@ def test_invalid_web_config_stops_start_up_with_a_clear_message(
     assert out.returncode == 2
     assert message in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_rotated_certificates_are_served_to_new_connections_without_restart(
+    tmp_path: Path,
+) -> None:
+    old, new = make_pki(tmp_path / "old"), make_pki(tmp_path / "new")
+    live = tmp_path / "live"
+    live.mkdir()
+    for name in ("server.crt", "server.key"):
+        (live / name).write_bytes((old.server_cert.parent / name).read_bytes())
+    path = tmp_path / "web.yml"
+    path.write_text(
+        "tls_server_config:\n  cert_file: live/server.crt\n  key_file: live/server.key\n"
+    )
+    with exporter_process("--demo", "--web.config.file", str(path), scheme="https") as exp:
+        wait_https(exp, client_context(old))
+        for name in ("server.key", "server.crt"):  # what cert-manager or certbot does
+            staged = live / f"{name}.new"
+            staged.write_bytes((new.server_cert.parent / name).read_bytes())
+            staged.replace(live / name)
+
+        def serves_new_certificate() -> bool:
+            try:
+                return https(exp, client_context(new), "/-/healthy")[0] == 200
+            except ssl.SSLError:
+                return False
+
+        _eventually(serves_new_certificate)
+        with pytest.raises(ssl.SSLCertVerificationError):
+            https(exp, client_context(old), "/-/healthy")
