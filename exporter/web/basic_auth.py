@@ -48,6 +48,7 @@ class BasicAuth:
     def __init__(self, users: Mapping[str, bytes], cache_size: int = CACHE_SIZE) -> None:
         self._users = tuple((name.encode("utf-8"), hashed) for name, hashed in users.items())
         self._cache: OrderedDict[bytes, bool] = OrderedDict()
+        self._pending: dict[bytes, threading.Event] = {}
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
@@ -69,11 +70,29 @@ class BasicAuth:
             if cached is not None:
                 self._cache.move_to_end(key)
                 return cached
-        ok = _checkpw(password, hashed) and known
-        with self._lock:
-            self._cache[key] = ok
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            # Single flight: when many scrapers arrive at once with the same credentials
+            # (start-up, a reload), one pays bcrypt and the others wait for its verdict.
+            pending = self._pending.get(key)
+            owner = pending is None
+            if pending is None:
+                pending = self._pending[key] = threading.Event()
+        if not owner:
+            pending.wait(timeout=10)
+            with self._lock:
+                cached = self._cache.get(key)
+            if cached is not None:
+                return cached
+        try:
+            ok = _checkpw(password, hashed) and known
+            with self._lock:
+                self._cache[key] = ok
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        finally:
+            if owner:
+                with self._lock:
+                    self._pending.pop(key, None)
+                pending.set()
         return ok
 
     def _lookup(self, user: bytes) -> tuple[bool, bytes]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import threading
+import time
 
 import bcrypt
 import pytest
@@ -82,3 +84,34 @@ def test_the_cache_does_not_hold_plain_passwords() -> None:
     auth = BasicAuth(USERS)
     auth.check(header("prometheus", "s3cret"))
     assert all(b"s3cret" not in key for key in auth._cache)
+
+
+def test_concurrent_first_checks_pay_bcrypt_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[bytes] = []
+    release = threading.Event()
+    real = bcrypt.checkpw
+
+    def slow(password: bytes, hashed: bytes) -> bool:
+        calls.append(hashed)
+        release.wait(10)  # hold the first check until every thread has arrived
+        return real(password, hashed)
+
+    monkeypatch.setattr(basic_auth.bcrypt, "checkpw", slow)
+    auth = BasicAuth(USERS)
+    results: list[bool] = []
+    started = threading.Barrier(21)
+
+    def scrape() -> None:
+        started.wait()
+        results.append(auth.check(header("prometheus", "s3cret")))
+
+    threads = [threading.Thread(target=scrape) for _ in range(20)]
+    for t in threads:
+        t.start()
+    started.wait()
+    time.sleep(0.3)  # let every thread reach the check while the first one is in bcrypt
+    release.set()
+    for t in threads:
+        t.join(10)
+    assert results == [True] * 20
+    assert len(calls) == 1
