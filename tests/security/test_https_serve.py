@@ -277,3 +277,17 @@ def test_rotated_certificates_are_served_to_new_connections_without_restart(
         _eventually(serves_new_certificate)
         with pytest.raises(ssl.SSLCertVerificationError):
             https(exp, client_context(old), "/-/healthy")
+
+
+def test_verify_client_cert_if_given_accepts_none_and_refuses_untrusted(
+    pki: PKI, tmp_path: Path
+) -> None:
+    path = tmp_path / "web.yml"
+    path.write_text(web_config(pki, "pw", "VerifyClientCertIfGiven"))
+    with exporter_process("--demo", "--web.config.file", str(path), scheme="https") as exp:
+        wait_https(exp, client_context(pki))
+        assert https(exp, client_context(pki), auth=("prometheus", "pw"))[0] == 200
+        trusted = client_context(pki, (pki.client_cert, pki.client_key))
+        assert https(exp, trusted, auth=("prometheus", "pw"))[0] == 200
+        with pytest.raises((ssl.SSLError, OSError, http.client.HTTPException)):
+            https(exp, client_context(pki, (pki.rogue_cert, pki.rogue_key)), "/-/healthy")
