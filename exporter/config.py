@@ -20,6 +20,8 @@ from exporter.findings import SEVERITIES
 
 TOP_LEVEL_KEYS = ("flags", "checks", "exemptions", "accounts")
 USER_KINDS = ("human", "programmatic")
+# A century: beyond it a threshold means "never", and dates would leave datetime's range.
+MAX_DAYS = 36_500
 
 
 class ConfigError(ValueError):
@@ -143,8 +145,10 @@ def _thresholds(where: str, known: Mapping[str, int], raw: Any) -> dict[str, int
     for key, value in raw.items():
         if key not in known:
             raise ConfigError(f"{where}.{key}: unknown threshold (known: {', '.join(known)})")
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigError(f"{where}.{key}: must be a whole number of days >= 0, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DAYS:
+            raise ConfigError(
+                f"{where}.{key}: must be a whole number of days from 0 to {MAX_DAYS}, got {value!r}"
+            )
         out[key] = value
     return out
 

@@ -12,15 +12,26 @@ from exporter.output import FORMATS
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
+# Instants we accept: a century of thresholds back from "now" must stay a valid date.
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+
+
 def parse_instant(text: str) -> datetime:
-    """An ISO 8601 instant; without an offset it is taken as UTC."""
+    """An ISO 8601 instant, returned in UTC; without an offset it is taken as UTC."""
     try:
         when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"not an ISO 8601 time: {text!r} (example: 2026-11-24T12:00:00Z)"
         ) from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    if not EARLIEST <= when < LATEST:  # compares instants: no conversion to overflow
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is out of range ({EARLIEST.year} to {LATEST.year - 1})"
+        )
+    return when.astimezone(timezone.utc)
 
 
 def parse_duration(text: str) -> timedelta:

@@ -10,6 +10,9 @@ import pytest
 
 from exporter.checks import CHECKS
 from exporter.config import Config, ConfigError, config_from_dict, load_config
+from exporter.evaluate import evaluate
+from exporter.report import parse_report
+from tests.core.reports import AS_OF, key, report, root_row, user_row
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "configuration.example.yaml"
 
@@ -66,6 +69,10 @@ OK = {"user": "a", "reason": "r"}
         ({"checks": {"password_unused": {"max_idle_days": 1.5}}}, "password_unused.max_idle_days"),
         ({"checks": {"password_unused": {"max_idle_days": True}}}, "password_unused.max_idle_days"),
         (
+            {"checks": {"user_inactive": {"max_idle_days": 10**9}}},
+            "from 0 to 36500, got 1000000000",
+        ),
+        (
             {"checks": {"password_unused": {"human": {"max_idle_days": "x"}}}},
             "checks.password_unused.human.max_idle_days",
         ),
@@ -108,6 +115,16 @@ def test_invalid_config_names_the_key(data: Any, key: str) -> None:
     with pytest.raises(ConfigError) as err:
         config_from_dict(data)
     assert key in str(err.value)
+
+
+def test_extreme_thresholds_evaluate_without_error() -> None:
+    names = [c for c, spec in CHECKS.items() if spec.thresholds and spec.fn is not None]
+    for days in (0, 36_500):
+        config = config_from_dict(
+            {"checks": {c: dict.fromkeys(CHECKS[c].thresholds, days) for c in names}}
+        )
+        rep = parse_report(report(root_row(), user_row("u", **key(1), **key(2))))
+        assert evaluate(rep, config, AS_OF).problems == ()
 
 
 def test_load_config_errors_name_the_file(tmp_path: Path) -> None:
