@@ -25,6 +25,7 @@ import logging
 import os
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +36,7 @@ log = logging.getLogger("exporter.state")
 STATE_FORMAT = "aws-iam-credential-exporter/state"
 STATE_VERSION = 1
 MAX_STATE_BYTES = 256 << 20
+PRUNE_AFTER_SECONDS = 7 * 86400
 _TEMP_MARK = ".tmp-"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -112,6 +114,20 @@ class StateStore:
             else:
                 log.warning("ignoring state file %s: it is named for another source", path)
         return found
+
+    def prune(self, keep: set[str], older_than: float = PRUNE_AFTER_SECONDS) -> list[Path]:
+        """Delete the report files of sources not in ``keep`` (removed, or moved to
+        another shard) that were not written for ``older_than`` seconds. The delay
+        keeps the state of accounts missing only because a discovery failed."""
+        wanted = {self.path_for(key) for key in keep}
+        cutoff = time.time() - older_than
+        removed = []
+        for path in self.directory.glob("report-*.json"):
+            with contextlib.suppress(OSError):
+                if path not in wanted and path.stat().st_mtime <= cutoff:
+                    path.unlink()
+                    removed.append(path)
+        return removed
 
     def _remove_stale_temp_files(self) -> None:
         # Left behind by a crash between create and rename; never read.

@@ -25,7 +25,7 @@ from exporter.daemon.exposition import ExpositionOptions, render
 from exporter.daemon.refresh import AccountTarget
 from exporter.daemon.snapshot import AccountState, Snapshot
 from exporter.sources import FetchedReport, ReportSource, SourceError
-from exporter.state import SavedReport, StateError, StateStore
+from exporter.state import PRUNE_AFTER_SECONDS, SavedReport, StateError, StateStore
 
 log = logging.getLogger("exporter.state")
 
@@ -70,8 +70,15 @@ def recording(source: ReportSource) -> RecordingSource:
 
 
 class StatePersistence:
-    def __init__(self, store: StateStore, config: Config, options: ExpositionOptions) -> None:
+    def __init__(
+        self,
+        store: StateStore,
+        config: Config,
+        options: ExpositionOptions,
+        prune_after: float = PRUNE_AFTER_SECONDS,
+    ) -> None:
         self.store = store
+        self.prune_after = prune_after
         self.config = config
         self.options = options
         self._recorders: dict[str, RecordingSource] = {}
@@ -109,6 +116,15 @@ class StatePersistence:
         except StateError as err:
             log.error("state not saved (the exporter keeps running): %s", err)
         return state
+
+    def prune(self, snapshot: Snapshot) -> None:
+        """An on_snapshot hook: forget the saved reports of accounts no longer refreshed
+        (after ``prune_after`` seconds without an update)."""
+        if snapshot.generation == 0:
+            return  # the restored snapshot itself: nothing has been refreshed yet
+        keep = {state.key for state in snapshot.accounts}
+        for path in self.store.prune(keep, self.prune_after):
+            log.info("removed the state of an account no longer watched: %s", path.name)
 
     def restore(self, now: datetime) -> Snapshot | None:
         """The snapshot rebuilt from the saved reports, or None when there are none."""

@@ -280,6 +280,7 @@ def security_hooks(
     if flags["state.dir"]:
         persistence = StatePersistence(StateStore(flags["state.dir"]), config, settings.exposition)
         hooks.state_hooks = [*hooks.state_hooks, persistence.save]
+        hooks.on_snapshot = [*hooks.on_snapshot, persistence.prune]
         hooks.initial_snapshot = persistence.restore(utc_now())
         targets = persistence.wrap(targets)
     return hooks, targets

@@ -88,3 +88,30 @@ def test_a_failing_disk_is_logged_and_the_refresh_goes_on(
 
 def test_nothing_saved_means_nothing_restored(tmp_path: Path) -> None:
     assert persistence(tmp_path).restore(NOW) is None
+
+
+def test_state_of_accounts_no_longer_watched_is_pruned(tmp_path: Path) -> None:
+    report = tmp_path / "report.csv"
+    report.write_bytes(DemoSource().fetch().content)
+    p = persistence(tmp_path)
+    p.prune_after = 0  # in production a week: a failed discovery must not lose state
+    targets = [
+        AccountTarget("", "kept", FileReportSource(str(report))),
+        AccountTarget("", "dropped", FileReportSource(str(report))),
+    ]
+    refresher = Refresher(p.wrap(lambda: targets), Config(), hooks=[p.save],
+                          on_snapshot=[p.prune], now=lambda: NOW)  # fmt: skip
+    refresher.run()
+    assert set(p.store.load_all()) == {"kept", "dropped"}
+    restored = p.restore(NOW)
+    assert restored is not None
+    p.prune(restored)  # installing the restored snapshot prunes nothing
+    assert set(p.store.load_all()) == {"kept", "dropped"}
+    del targets[1]
+    p.prune_after = 3600
+    refresher.run()
+    assert set(p.store.load_all()) == {"kept", "dropped"}  # not old enough yet
+    p.prune_after = 0
+    refresher.run()
+    refresher.close()
+    assert set(p.store.load_all()) == {"kept"}
