@@ -17,7 +17,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from exporter.web.basic_auth import BasicAuth
@@ -105,6 +105,8 @@ class WebAccess:
                 self.last_reload_ok = False
                 log.error("web config not reloaded, keeping the previous one: %s", err)
                 return False
+            if loaded.config.users == self._loaded.config.users:
+                loaded = replace(loaded, auth=self._loaded.auth)  # keep the verdict cache
             self._loaded, self._failed_fingerprint = loaded, None
             self.reloads += 1
             self.last_reload_ok = True

@@ -116,3 +116,15 @@ def test_certificates_are_reloaded_and_tls_cannot_be_switched_off_live(
     write(path, "basic_auth_users: {}\n")
     assert access.ssl_context() is rotated  # refused: turning TLS off needs a restart
     assert not access.last_reload_ok
+
+
+def test_a_reload_that_keeps_the_users_keeps_the_verdict_cache(tmp_path: Path) -> None:
+    path = tmp_path / "web.yml"
+    users = f"basic_auth_users:\n  prom: '{hashed('pw')}'\n"
+    write(path, users)
+    access = WebAccess(path, check_interval=0)
+    assert access.authorized("/metrics", basic("prom", "pw"))
+    auth = access._loaded.auth
+    write(path, users + "http_server_config:\n  headers:\n    X-Frame-Options: deny\n")
+    assert access.authorized("/metrics", basic("prom", "pw"))
+    assert access.reloads == 1 and access._loaded.auth is auth
