@@ -107,7 +107,8 @@ def _parse(data: bytes | str) -> CredentialReport:
         columns = table[1]
     records, bad_times, bad_flags = _records(columns, index)
     problems = []
-    if bad_times or bad_flags or not all(r.user for r in records):
+    # An empty user name is a problem too; looked for in the column, in C.
+    if bad_times or bad_flags or (columns and "" in columns[index["user"]]):
         problems = _problems(_rows(text), index, bad_times, bad_flags)
     return CredentialReport(
         records=tuple(records),
