@@ -22,7 +22,8 @@ def add_parser(sub: Any) -> None:
         description="Audit the IAM credential report once. Reads --report-file(s), or the "
         "live account(s) through the AWS SDK's usual credentials (see 'accounts' in the "
         "config). Exit codes: 0 no finding at or above --fail-on, 1 some finding at or above "
-        "it, 2 error (including any report or account that could not be audited).",
+        "it, 2 error (a --report-file that cannot be read, or no account could be audited; "
+        "accounts that fail are listed on stderr).",
     )
     p.add_argument(
         "--report-file",
@@ -64,8 +65,9 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(render_audit(output_format(args.format), now, merged, failed))
     for f in failed:
         print(f"could not audit {f['account']} ({f['reason']}): {f['message']}", file=sys.stderr)
-    if failed:
-        return 2  # an incomplete audit is an error, whatever it found elsewhere
+    if failed and args.report_file:
+        return 2  # a named file that cannot be read is an error, whatever the others found
+    # Accounts (issue 5): the failed ones are listed above; exit 2 only if none was audited.
     if args.fail_on and any(at_or_above(f.severity, args.fail_on) for f in merged.findings):
         return 1
     return 0
