@@ -1,8 +1,8 @@
 """The credential checks: one function per check, and the catalogue that names them.
 
 A check function takes the report rows in its scope (the root row, the IAM
-users, or both), the thresholds and ``now``, and returns hits:
-``(record, key number or None, message, facts)`` (``RowHit``). It loops over the rows itself
+users, or both), the thresholds and ``now``, and returns hits (``RowHit``):
+``(record, key number or None, message, facts)``. It loops over the rows itself
 because one call per check per row was most of the evaluation time.
 
 Ages are whole days, ``(now - t).days``, as the seed script counts them, and a
