@@ -133,6 +133,9 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = f"iam-credential-exporter/{__version__}"
     timeout = 30  # seconds a client may take to send its request
+    # Headers and body go out in two writes; with Nagle on, a kept-alive scrape
+    # waits for the client's delayed ACK (~40 ms) before the body leaves.
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self._dispatch(head=False)

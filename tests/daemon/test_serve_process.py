@@ -145,7 +145,9 @@ def test_negotiates_gzip_and_openmetrics_over_http() -> None:
 
 def test_report_file_failures_keep_the_last_data(tmp_path: Path) -> None:
     report = tmp_path / "report.csv"
-    write_atomically(report, sample_report(3, ACCOUNT, now=now()))
+    # One "now" for both versions: a changed creation time would mean a re-created user.
+    start = now()
+    write_atomically(report, sample_report(3, ACCOUNT, now=start))
     a = {"account_id": ACCOUNT}
     with exporter_process("--report-file", str(report), "--refresh.interval", "1s") as exp:
         assert sample_value(exp.samples(), "aws_iam_users", **a) == 3
@@ -172,7 +174,7 @@ def test_report_file_failures_keep_the_last_data(tmp_path: Path) -> None:
         )
         assert sample_value(s, "aws_iam_users", **a) == 3
         assert exp.get("/-/ready")[0] == 200
-        write_atomically(report, sample_report(5, ACCOUNT, now=now()))
+        write_atomically(report, sample_report(5, ACCOUNT, now=start))
         s = eventually(exp, lambda s: sample_value(s, "aws_iam_users", **a) == 5)
         assert sample_value(s, "aws_iam_exporter_refresh_success", **a) == 1
         assert (
@@ -220,7 +222,8 @@ def test_aws_outage_keeps_data_and_recovers() -> None:
 
 def test_concurrent_scrapes_see_whole_snapshots(tmp_path: Path) -> None:
     report = tmp_path / "report.csv"
-    versions = {3: sample_report(3, ACCOUNT, now=now()), 7: sample_report(7, ACCOUNT, now=now())}
+    start = now()
+    versions = {3: sample_report(3, ACCOUNT, now=start), 7: sample_report(7, ACCOUNT, now=start)}
     write_atomically(report, versions[3])
     seen: set[float] = set()
     problems: list[str] = []
