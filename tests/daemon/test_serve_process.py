@@ -286,3 +286,22 @@ def test_ready_only_after_the_first_refresh_then_clean_stop(tmp_path: Path) -> N
         assert sample_value(s, "aws_iam_users", account_id=ACCOUNT) == 4
         assert exp.stop() == 0
         assert "stopping" in exp.log()
+
+
+def test_real_prometheus_scrapes_and_queries_the_contract() -> None:
+    from tests.support.prometheus import prometheus
+
+    with (
+        exporter_process("--demo", "--web.telemetry-path", "/probe") as exp,
+        prometheus([f"127.0.0.1:{exp.port}"], metrics_path="/probe") as prom,
+    ):
+        prom.wait_for_data('aws_iam_findings{check="root_mfa_disabled"}')
+        target = prom.targets()[0]
+        assert target["health"] == "up", target
+        found = prom.query_values("sum by (check) (aws_iam_findings)")
+        assert len(found) == len(CATALOGUE)
+        assert prom.query_values('aws_iam_users{account_id="123456789012"}')
+        # Prometheus 2.x asks for OpenMetrics first; info and counter types come through.
+        assert prom.query_values("aws_iam_exporter_build_info")
+        assert prom.query_values("aws_iam_credential_changes_total")
+        assert prom.query_values("process_cpu_seconds_total")
