@@ -22,6 +22,7 @@ def kustomize_build(directory: str) -> Manifests:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+    assert not result.stderr.strip(), f"kustomize warns: {result.stderr}"  # e.g. deprecations
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
