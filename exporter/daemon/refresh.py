@@ -145,6 +145,9 @@ class Refresher:
         self, target: AccountTarget, before: AccountState | None, now: datetime
     ) -> AccountState:
         state = before or AccountState(key=target.identity, account_id=target.key, name=target.name)
+        if state.name != target.name or (target.key and state.account_id != target.key):
+            # e.g. an account renamed in Organizations: the new name applies at once.
+            state = replace(state, name=target.name, account_id=target.key or state.account_id)
         started = time.monotonic()
         try:
             analysis = analyse(target.source.fetch(), self.config, now)

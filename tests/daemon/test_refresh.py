@@ -240,3 +240,16 @@ def test_worker_count_is_at_least_one(workers: int) -> None:
     r = refresher([AccountTarget(A, "prod", Source(sample_report(1, A)))], workers=workers)
     assert r.workers == 1 and r.run().accounts[0].success
     r.close()
+
+
+def test_a_renamed_account_keeps_its_counters_under_the_new_name() -> None:
+    source = Source(sample_report(1, A))
+    targets = [AccountTarget(A, "old-name", source)]
+    r = Refresher(lambda: targets, Config(), now=lambda: NOW)
+    source.error = SourceError("throttled", "slow down")
+    r.run()
+    source.error = None
+    targets[0] = AccountTarget(A, "new-name", source)
+    state = r.run().accounts[0]
+    assert state.name == "new-name" and dict(state.errors_total) == {"throttled": 1}
+    r.close()
