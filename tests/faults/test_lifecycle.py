@@ -4,6 +4,7 @@ AWS call, and an in-process daemon leaves no thread behind."""
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -87,3 +88,18 @@ def test_in_process_daemon_leaves_no_thread_behind(tmp_path: Path) -> None:
     while (left := set(threading.enumerate()) - before) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not left, f"threads left behind: {sorted(t.name for t in left)}"
+
+
+def test_idle_and_half_open_clients_do_not_delay_the_stop() -> None:
+    exp = start_exporter("--demo")
+    try:
+        idle = socket.create_connection(("127.0.0.1", exp.port))  # connects, never speaks
+        partial = socket.create_connection(("127.0.0.1", exp.port))
+        partial.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # headers never finished
+        assert exp.get("/-/healthy")[0] == 200
+        assert _stop_with(exp.proc, signal.SIGTERM) == 0
+        idle.close()
+        partial.close()
+    finally:
+        exp.stop()
+        exp.log_file.close()
