@@ -57,7 +57,8 @@ class WebAccess:
         self._loaded = self._load()  # raises WebConfigError: fatal at start-up
         self.tls_enabled = self._loaded.ssl_context is not None
         self._next_check = clock() + check_interval
-        self._failed_fingerprint: Fingerprint | None = None
+        # After a failed reload: the files watched and how they looked then.
+        self._failed: tuple[list[Path], Fingerprint] | None = None
         self.reloads = 0
         self.reload_failures = 0
         self.last_reload_ok = True
@@ -91,27 +92,41 @@ class WebAccess:
         """Reload when a file changed; True when a new config took effect."""
         with self._lock:
             self._next_check = self._clock() + self._interval
-            fingerprint = self._fingerprint(self._loaded.config)
-            if fingerprint in (self._loaded.fingerprint, self._failed_fingerprint):
+            if self._failed is not None:
+                # Since a failed reload, watch the files that both versions name, so
+                # that creating a missing certificate later is noticed too.
+                files, seen = self._failed
+            else:
+                files, seen = self._watched(self._loaded.config), self._loaded.fingerprint
+            if _stats(files) == seen:
                 return False
             try:
                 loaded = self._load()
                 if (loaded.ssl_context is not None) != self.tls_enabled:
                     raise WebConfigError("tls_server_config: turning TLS on or off needs a restart")
-            except WebConfigError as err:
+            except Exception as err:  # a reload must never break serving
                 # Logged once per change of the files, not on every request.
-                self._failed_fingerprint = fingerprint
+                watch = self._watched(self._loaded.config) + self._named_by_file()
+                self._failed = (watch, _stats(watch))
                 self.reload_failures += 1
                 self.last_reload_ok = False
                 log.error("web config not reloaded, keeping the previous one: %s", err)
                 return False
             if loaded.config.users == self._loaded.config.users:
                 loaded = replace(loaded, auth=self._loaded.auth)  # keep the verdict cache
-            self._loaded, self._failed_fingerprint = loaded, None
+            self._loaded, self._failed = loaded, None
             self.reloads += 1
             self.last_reload_ok = True
             log.info("web config reloaded from %s", self.path)
             return True
+
+    def _named_by_file(self) -> list[Path]:
+        """The TLS files the config file on disk names, if it can be parsed at all."""
+        assert self.path is not None
+        try:
+            return _tls_files(load_web_config(self.path))
+        except WebConfigError:
+            return []
 
     def _load(self) -> _Loaded:
         if self.path is None:
@@ -124,9 +139,9 @@ class WebAccess:
         ctx = build_ssl_context(config.tls) if config.tls else None
         return _Loaded(config, BasicAuth(config.users), ctx, fingerprint)
 
-    def _fingerprint(self, config: WebConfig) -> Fingerprint:
+    def _watched(self, config: WebConfig) -> list[Path]:
         assert self.path is not None
-        return _stats([self.path, *_tls_files(config)])
+        return [self.path, *_tls_files(config)]
 
 
 def _tls_files(config: WebConfig) -> list[Path]:

@@ -128,3 +128,28 @@ def test_a_reload_that_keeps_the_users_keeps_the_verdict_cache(tmp_path: Path) -
     write(path, users + "http_server_config:\n  headers:\n    X-Frame-Options: deny\n")
     assert access.authorized("/metrics", basic("prom", "pw"))
     assert access.reloads == 1 and access._loaded.auth is auth
+
+
+def test_certificates_that_appear_after_a_failed_reload_are_picked_up(
+    tmp_path: Path, pki: PKI, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "web.yml"
+    write(
+        path, f"tls_server_config:\n  cert_file: {pki.server_cert}\n  key_file: {pki.server_key}\n"
+    )
+    access = WebAccess(path, check_interval=0)
+    first = access.ssl_context()
+    pending = tmp_path / "issued"  # where a certificate manager will write them later
+    write(
+        path, f"tls_server_config:\n  cert_file: {pending}/tls.crt\n  key_file: {pending}/tls.key\n"
+    )
+    with caplog.at_level(logging.ERROR, logger="exporter.web"):
+        for _ in range(3):
+            assert access.ssl_context() is first
+    assert caplog.text.count("web config not reloaded") == 1
+    other = make_pki(tmp_path / "other")
+    pending.mkdir()
+    (pending / "tls.key").write_bytes(other.server_key.read_bytes())
+    (pending / "tls.crt").write_bytes(other.server_cert.read_bytes())
+    assert access.ssl_context() is not first  # the config file itself did not change
+    assert access.last_reload_ok
