@@ -360,7 +360,9 @@ def health_panels(lay: Layout) -> None:
     lay.add(
         stat(
             "Since last successful refresh",
-            "Time since the exporter last refreshed each account successfully.",
+            "Time since the exporter last refreshed each account successfully. "
+            "AwsIamExporterRefreshFailing fires past two refresh intervals "
+            "(aws_iam_exporter_refresh_interval_seconds); the colours assume the default 1h.",
             [
                 target(
                     "time() - max by (account_id) "

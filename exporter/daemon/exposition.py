@@ -199,6 +199,12 @@ class SnapshotCollector(Collector):
         )
         build.add_metric([self.options.version], {})
         yield build
+        # Exporter-level, like build_info: alerts compare refresh ages with it.
+        yield GaugeMetricFamily(
+            "aws_iam_exporter_refresh_interval_seconds",
+            "Configured --refresh.interval of this exporter, in seconds.",
+            value=self.options.refresh_interval.total_seconds(),
+        )
         info = InfoMetricFamily(
             "aws_iam_account", "Name of each account this exporter watches (value 1).",
             labels=["account_id", "account_name"],

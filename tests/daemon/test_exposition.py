@@ -72,6 +72,14 @@ def test_counts_users_findings_and_mfa() -> None:
     assert reg.get_sample_value("aws_iam_exporter_refresh_success", a) == 1
 
 
+def test_refresh_interval_is_one_exporter_level_gauge() -> None:
+    # No account_id: alerts join it on (job, instance) to judge each account's refresh age.
+    reg = registry_for([state(sample_report(1))], refresh_interval=timedelta(minutes=30))
+    assert reg.get_sample_value("aws_iam_exporter_refresh_interval_seconds", {}) == 1800
+    samples = parse_samples(text([], refresh_interval=timedelta(hours=2)))
+    assert samples["aws_iam_exporter_refresh_interval_seconds"] == [({}, 7200.0)]
+
+
 def test_every_enabled_check_is_present_even_when_clean() -> None:
     clean = report_csv(root_row(), user_row("ok", password_used=1, mfa=True))
     samples = parse_samples(text([state(clean)]))

@@ -10,7 +10,9 @@ must exist; the demo's credential alerts must reach ``firing``.
 Prometheus scrapes and evaluates every second (tests/support/prometheus.py), so
 the rules are loaded unchanged, production ``for:`` included: the credential
 state alerts have none and fire on the first evaluation; the refresh-failing
-alert (``for: 2h``) is checked to be pending for the broken exporter only.
+alert (two ``--refresh.interval`` without success, then ``for: 10m``) is checked
+to be pending for the broken exporter only: it refreshes every 2s and has never
+succeeded, so it is pending once the process is 4s old.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     missing = tmp_path_factory.mktemp("broken") / "missing-report.csv"
     with (
         exporter_process("--demo") as demo,
-        exporter_process("--report-file", str(missing)) as broken,
+        exporter_process("--report-file", str(missing), "--refresh.interval", "2s") as broken,
         prometheus([f"127.0.0.1:{demo.port}", f"127.0.0.1:{broken.port}"], RULE_FILES) as prom,
     ):
         prom.wait_for_data(f'count(up{{job="{DEFAULT_JOB}"}} == 1) == 2')
