@@ -1,6 +1,7 @@
 """Our seven seed checks give exactly the seed script's findings, default settings.
 
-The reference is the article's code, verbatim (tests/core/seed_reference.py).
+The reference is the article's code, verbatim, in benchmarks/seed_script.py (also the
+analysis benchmark's baseline).
 Findings are compared as multisets of (severity lowercased, user, message).
 
 One deliberate deviation, from the issue: ``root_access_key_active`` gives one
@@ -17,11 +18,11 @@ from datetime import datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from benchmarks.seed_script import seed_audit
 from exporter.config import Config
 from exporter.evaluate import evaluate
 from exporter.report import parse_report
 from tests.core.reports import AS_OF, FIXTURES, key, report, root_row
-from tests.core.seed_reference import seed_audit
 from tests.core.strategies import report_rows
 
 SEED_CHECKS = frozenset(
