@@ -24,6 +24,7 @@ from exporter.config import Config
 from exporter.daemon.exposition import ExpositionOptions, render
 from exporter.daemon.refresh import AccountTarget
 from exporter.daemon.snapshot import AccountState, Snapshot
+from exporter.daemon.stored import compress, store
 from exporter.sources import FetchedReport, ReportSource, SourceError
 from exporter.state import PRUNE_AFTER_SECONDS, SavedReport, StateError, StateStore
 
@@ -115,6 +116,7 @@ class StatePersistence:
             self.store.save_report(saved)
         except StateError as err:
             log.error("state not saved (the exporter keeps running): %s", err)
+        source.last = None  # written: do not hold every account's raw report until the next fetch
         return state
 
     def prune(self, snapshot: Snapshot) -> None:
@@ -142,7 +144,8 @@ class StatePersistence:
                     key=saved.key,
                     account_id=saved.account_id or analysis.report.account_id or saved.key,
                     name=saved.name or saved.key,
-                    analysis=analysis,
+                    # Kept small, as the refresh keeps it (exporter/daemon/stored.py).
+                    analysis=store(analysis, compress(saved.content), analysis, self.config, now),
                     evaluated_at=now,
                     last_success=saved.fetched_at,
                 )

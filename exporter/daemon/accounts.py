@@ -27,7 +27,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from exporter.account_audit import merge_two
-from exporter.account_checks import ROLE_CHECKS, evaluate_account, role_name
+from exporter.account_checks import evaluate_account, role_name
 from exporter.account_records import (
     AccountDetails,
     AccountDetailsSource,
@@ -39,6 +39,7 @@ from exporter.analyse import Analysis
 from exporter.config import Config
 from exporter.daemon.refresh import AccountTarget
 from exporter.daemon.snapshot import AccountState
+from exporter.daemon.stored import summary_of
 from exporter.sharding import Shard
 from exporter.sources import FetchedReport
 
@@ -181,9 +182,7 @@ class _AccountsCollector(Collector):
             if state.analysis is None:
                 continue
             left_out = 0
-            for f in state.analysis.evaluation.findings:
-                if f.check not in ROLE_CHECKS:
-                    continue
+            for f in summary_of(state.analysis).role_findings:  # check in ROLE_CHECKS
                 if kept >= self.wiring.series_limit:
                     left_out += 1
                     continue

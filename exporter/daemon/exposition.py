@@ -10,10 +10,12 @@ are one valid gzip stream (RFC 1952), so the cached gzip is reused as is.
 from __future__ import annotations
 
 import gzip
+import heapq
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import repeat
 
 from prometheus_client import (
     GC_COLLECTOR,
@@ -35,8 +37,13 @@ from prometheus_client.registry import Collector
 from exporter import __version__
 from exporter.config import Config
 from exporter.daemon.snapshot import AccountState, Exposition
-from exporter.findings import Finding
-from exporter.records import CredentialReport
+from exporter.daemon.stored import (
+    AnalysisSummary,
+    SeriesEntry,
+    series_order,
+    series_severity,
+    summary_of,
+)
 
 CONTENT_TYPE_TEXT = CONTENT_TYPE_PLAIN_0_0_4
 CONTENT_TYPE_OPENMETRICS = om.CONTENT_TYPE_LATEST
@@ -176,6 +183,8 @@ class SnapshotCollector(Collector):
             f"From the cached credential report, refreshed every "
             f"{format_duration(options.refresh_interval)}."
         )
+        # Summaries, not findings: what the states keep between refreshes (stored.py).
+        self.analysed = [(s, summary_of(s.analysis)) for s in accounts if s.analysis is not None]
 
     def _help(self, text: str) -> str:
         return f"{text} {self.cached}"
@@ -187,11 +196,6 @@ class SnapshotCollector(Collector):
         yield from self._finding_series()
         if self.options.user_facts:
             yield from self._user_facts()
-
-    def _analysed(self) -> Iterator[tuple[AccountState, CredentialReport, Sequence[Finding]]]:
-        for state in self.accounts:
-            if state.analysis is not None:
-                yield state, state.analysis.report, state.analysis.evaluation.findings
 
     def _health(self) -> Iterator[Metric]:
         build = InfoMetricFamily(
@@ -257,18 +261,14 @@ class SnapshotCollector(Collector):
             "Changes seen between consecutive credential reports, by kind.",
             labels=["account_id", "change"],
         )
-        for state, report, _ in self._analysed():
+        for state, summary in self.analysed:
             aid = state.account_id
-            users.add_metric([aid], len(report.users))
-            root_no_mfa = sum(1 for r in report.records if r.is_root and r.mfa_active is False)
-            console_no_mfa = sum(
-                1 for r in report.users if r.password_enabled is True and r.mfa_active is False
-            )
-            no_mfa.add_metric([aid, "critical"], root_no_mfa)
-            no_mfa.add_metric([aid, "high"], console_no_mfa)
-            if report.generated_time is not None:
-                generated.add_metric([aid], _ts(report.generated_time))
-            problems.add_metric([aid], len(report.problems))
+            users.add_metric([aid], summary.users)
+            no_mfa.add_metric([aid, "critical"], summary.root_without_mfa)
+            no_mfa.add_metric([aid, "high"], summary.console_without_mfa)
+            if summary.generated_time is not None:
+                generated.add_metric([aid], _ts(summary.generated_time))
+            problems.add_metric([aid], summary.problems)
         for state in self.accounts:
             for kind, count in state.changes_total.items():
                 changes.add_metric([state.account_id, kind], count)
@@ -291,11 +291,10 @@ class SnapshotCollector(Collector):
             self._help("Active access keys not rotated, unused or never used."),
             ["account_id", "severity", "reason"],
         )
-        for state, _, found in self._analysed():
+        for state, summary in self.analysed:
             aid = state.account_id
-            assert state.analysis is not None
-            counts = Counter(f.check for f in found)
-            skipped = Counter(f.check for f in state.analysis.evaluation.exempted)
+            counts = summary.by_check()
+            skipped = summary.exempted
             for cid, cfg in enabled:
                 findings.add_metric([aid, cid, cfg.severity], counts.get(cid, 0))
                 exempted.add_metric([aid, cid], skipped.get(cid, 0))
@@ -317,27 +316,23 @@ class SnapshotCollector(Collector):
             "aws_iam_finding_series_dropped",
             "Findings left out of aws_iam_finding by the series limit.",
         )
-        ranked = sorted(
-            ((f, s) for s, _, found in self._analysed() for f in found),
-            key=lambda pair: pair[0].sort_key(),
-        )
         label = self.options.user_label
         limit = self.options.finding_series_limit
         left_out: Counter[str] = Counter()
         kept = 0
-        for finding, state in ranked:
-            if not finding.user:
-                continue  # a role finding: aws_iam_role_finding (exporter/daemon/accounts.py)
-            user = label(finding.user)
+        # Findings without a user (role findings) are not in the summaries' series:
+        # they go to aws_iam_role_finding (exporter/daemon/accounts.py).
+        for entry, state in _ranked(self.analysed):
+            user = label(entry[3])
             if user is None:
                 continue
             if kept >= limit:
                 left_out[state.account_id] += 1
                 continue
-            key = "" if finding.key is None else str(finding.key)
-            series.add_metric([state.account_id, finding.check, finding.severity, user, key], 1)
+            key = "" if entry[4] is None else str(entry[4])
+            series.add_metric([state.account_id, entry[2], series_severity(entry), user, key], 1)
             kept += 1
-        for state, _, _ in self._analysed():
+        for state, _ in self.analysed:
             dropped.add_metric([state.account_id], left_out.get(state.account_id, 0))
         yield from (series, dropped)
 
@@ -362,9 +357,11 @@ class SnapshotCollector(Collector):
             self._help("Unix time the access key was last used."),
             ["account_id", "user", "key"],
         )
-        for state, report, _ in self._analysed():
+        for state, _ in self.analysed:
             aid = state.account_id
-            for rec in report.records:
+            assert state.analysis is not None
+            # Parsed again from the stored report, one account at a time.
+            for rec in state.analysis.report.records:
                 user = self.options.user_label(rec.user)
                 if user is None:
                     continue
@@ -378,6 +375,18 @@ class SnapshotCollector(Collector):
                     if isinstance(k.last_used, datetime):
                         used.add_metric([aid, user, str(k.number)], _ts(k.last_used))
         yield from (mfa, pw, rotated, used)
+
+
+def _ranked(
+    analysed: Sequence[tuple[AccountState, AnalysisSummary]],
+) -> Iterator[tuple[SeriesEntry, AccountState]]:
+    """Every account's series in ``Finding.sort_key`` order, as one stable sort of them
+    all would give: each account's are sorted already, and ``heapq.merge`` keeps the
+    accounts' order on ties. No list of every finding is built."""
+    return heapq.merge(
+        *(zip(summary.series, repeat(state), strict=False) for state, summary in analysed),
+        key=lambda pair: series_order(pair[0]),
+    )
 
 
 def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricFamily:

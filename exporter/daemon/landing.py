@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime
 from html import escape
 
 from exporter.checks import CHECKS
 from exporter.daemon.snapshot import AccountState, Snapshot
+from exporter.daemon.stored import summary_of
 from exporter.findings import SEVERITIES, SEVERITY_RANK
 
 _STYLE = """
@@ -55,14 +55,14 @@ def _account(state: AccountState, now: datetime) -> str:
     if state.analysis is None:
         out.append("<p>No data yet.</p>")
         return "\n".join(out)
-    findings = state.analysis.evaluation.findings
-    by_sev = Counter(f.severity for f in findings)
+    summary = summary_of(state.analysis)
+    by_sev = summary.by_severity()
     out.append(
         "<p>Findings: "
         + ", ".join(f"<span class='{s}'>{by_sev.get(s, 0)} {s}</span>" for s in SEVERITIES)
-        + f" &middot; {len(state.analysis.report.users)} users</p>"
+        + f" &middot; {summary.users} users</p>"
     )
-    by_check = Counter((f.check, f.severity) for f in findings)
+    by_check = summary.findings
     rows = sorted(by_check.items(), key=lambda kv: (SEVERITY_RANK[kv[0][1]], -kv[1], kv[0][0]))
     if rows:
         out.append("<table><tr><th>Severity</th><th>Check</th><th>Findings</th></tr>")

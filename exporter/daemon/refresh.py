@@ -21,6 +21,7 @@ from exporter.analyse import Analysis, analyse
 from exporter.config import Config
 from exporter.daemon.exposition import ExpositionOptions, render
 from exporter.daemon.snapshot import AccountState, Snapshot, frozen_counts
+from exporter.daemon.stored import AnyAnalysis, StoredAnalysis, compress, store
 from exporter.diff import diff_reports
 from exporter.evaluate import evaluate
 from exporter.sources import ReportSource, SourceError
@@ -148,19 +149,40 @@ class Refresher:
         if state.name != target.name or (target.key and state.account_id != target.key):
             # e.g. an account renamed in Organizations: the new name applies at once.
             state = replace(state, name=target.name, account_id=target.key or state.account_id)
+        previous = state.analysis
         started = time.monotonic()
         try:
-            analysis = analyse(target.source.fetch(), self.config, now)
+            fetched = target.source.fetch()
+            analysis = analyse(fetched, self.config, now)
         except Exception as err:
             state = self._failed(target, state, err, now, time.monotonic() - started)
+            content = previous.content if isinstance(previous, StoredAnalysis) else None
         else:
             state = self._succeeded(target, state, analysis, now, time.monotonic() - started)
+            content = compress(fetched.content)
+            del fetched
+        base = state.analysis
         for hook in self.hooks:
             try:
                 state = hook(target, state, now)
             except Exception:
                 log.exception("state hook failed", extra={"account_id": state.account_id})
-        return state
+        return self._stored(state, base, content, now)
+
+    def _stored(
+        self,
+        state: AccountState,
+        base: AnyAnalysis | None,
+        content: bytes | None,
+        now: datetime,
+    ) -> AccountState:
+        """The state with its analysis kept small until the next refresh (stored.py)."""
+        analysis = state.analysis
+        if content is None or not isinstance(analysis, Analysis):
+            return state
+        if not isinstance(base, Analysis) or state.evaluated_at != now:
+            return state
+        return replace(state, analysis=store(analysis, content, base, self.config, now))
 
     def _succeeded(
         self,
@@ -206,10 +228,12 @@ class Refresher:
         )
         errors = Counter(state.errors_total)
         errors[reason] += 1
-        analysis = state.analysis
-        if analysis is not None:
+        kept = state.analysis
+        analysis = None
+        if kept is not None:
             # Keep the last good report, but let its ages move with the clock.
-            analysis = Analysis(analysis.report, evaluate(analysis.report, self.config, now))
+            report = kept.report  # parsed again when the analysis is stored
+            analysis = Analysis(report, evaluate(report, self.config, now))
         return replace(
             state,
             account_id=state.account_id or target.name,

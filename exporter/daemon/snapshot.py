@@ -14,7 +14,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from exporter.analyse import Analysis
+from exporter.daemon.stored import AnyAnalysis, StoredAnalysis
 from exporter.diff import CHANGE_KINDS
 
 _EMPTY: Mapping[str, int] = MappingProxyType({})
@@ -26,12 +26,13 @@ def frozen_counts(counts: Mapping[str, int]) -> Mapping[str, int]:
 
 @dataclass(frozen=True)
 class AccountState:
-    """One account after a refresh. ``analysis`` is the last good one (None until then)."""
+    """One account after a refresh. ``analysis`` is the last good one (None until then):
+    between refreshes a ``StoredAnalysis`` (compressed report + summary, see stored.py)."""
 
     key: str  # the target's identity (see refresh.AccountTarget)
     account_id: str  # the account_id label
     name: str
-    analysis: Analysis | None = None
+    analysis: AnyAnalysis | None = None
     # When ``analysis`` was evaluated; ages in it are relative to this instant.
     evaluated_at: datetime | None = None
     attempted: bool = False
@@ -50,6 +51,8 @@ class AccountState:
 
     @property
     def report_generated(self) -> datetime | None:
+        if isinstance(self.analysis, StoredAnalysis):
+            return self.analysis.generated_time
         return None if self.analysis is None else self.analysis.report.generated_time
 
 

@@ -1,0 +1,179 @@
+"""An account's last good analysis, kept small between refreshes (issue 8, memory).
+
+Parsed records and findings cost about 1.2 KB per user: 245 MB for 200 accounts of
+1000 users, more than the whole memory budget. Between refreshes the daemon only
+needs counts, the labels of the per-finding series and the few role findings. So a
+``StoredAnalysis`` keeps the raw report zlib-compressed (about 55 B per user) and an
+``AnalysisSummary``; ``report`` and ``evaluation`` are rebuilt from the bytes only
+when asked (the next refresh's diff, re-evaluating a failed account, user facts).
+Parsing and evaluating are pure, so the rebuilt objects equal the ones dropped.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from exporter.account_checks import ROLE_CHECKS
+from exporter.analyse import Analysis
+from exporter.config import Config
+from exporter.evaluate import Evaluation, evaluate
+from exporter.findings import SEVERITIES, SEVERITY_RANK, Finding
+from exporter.records import CredentialReport
+from exporter.report import parse_report
+
+# One aws_iam_finding series: (severity rank, the finding's account_id, check, user, key).
+SeriesEntry = tuple[int, str, str, str, "int | None"]
+
+
+def series_order(entry: SeriesEntry) -> tuple[int, str, str, str, int]:
+    """``Finding.sort_key`` of the finding the entry came from."""
+    return entry[0], entry[1], entry[2], entry[3], entry[4] or 0
+
+
+def series_severity(entry: SeriesEntry) -> str:
+    return SEVERITIES[entry[0]]
+
+
+@dataclass(frozen=True, eq=False)
+class AnalysisSummary:
+    """What the exposition and the landing page read of one account's analysis."""
+
+    users: int  # root excluded
+    root_without_mfa: int
+    console_without_mfa: int
+    generated_time: datetime | None
+    problems: int  # the report's unreadable values
+    findings: Mapping[tuple[str, str], int]  # (check, severity) -> count
+    exempted: Mapping[str, int]  # check -> count
+    # Findings with a user, in Finding.sort_key order (a stable sort).
+    series: tuple[SeriesEntry, ...]
+    role_findings: tuple[Finding, ...]  # check in ROLE_CHECKS, in evaluation order
+
+    def by_check(self) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for (check, _), count in self.findings.items():
+            counts[check] += count
+        return counts
+
+    def by_severity(self) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for (_, severity), count in self.findings.items():
+            counts[severity] += count
+        return counts
+
+
+def summarise(analysis: Analysis) -> AnalysisSummary:
+    report, evaluation = analysis.report, analysis.evaluation
+    findings = evaluation.findings
+    users = report.users
+    entries: list[SeriesEntry] = [
+        (SEVERITY_RANK[f.severity], f.account_id, f.check, f.user, f.key)
+        for f in findings
+        if f.user
+    ]
+    entries.sort(key=series_order)
+    return AnalysisSummary(
+        users=len(users),
+        root_without_mfa=sum(1 for r in report.records if r.is_root and r.mfa_active is False),
+        console_without_mfa=sum(
+            1 for r in users if r.password_enabled is True and r.mfa_active is False
+        ),
+        generated_time=report.generated_time,
+        problems=len(report.problems),
+        findings=dict(Counter((f.check, f.severity) for f in findings)),
+        exempted=dict(Counter(f.check for f in evaluation.exempted)),
+        series=tuple(entries),
+        role_findings=tuple(f for f in findings if f.check in ROLE_CHECKS),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class StoredAnalysis:
+    """An ``Analysis`` as its compressed report, the inputs to re-evaluate it, and a summary."""
+
+    content: bytes  # the raw report, zlib-compressed
+    generated_time: datetime | None
+    config: Config
+    evaluated_at: datetime
+    # What the state hooks (account and role checks) added to the report's own
+    # evaluation: findings, exempted and problems are appended to it; the expired
+    # exemptions are the whole final tuple.
+    added: Evaluation
+    summary: AnalysisSummary
+
+    @property
+    def report(self) -> CredentialReport:
+        content = zlib.decompress(self.content)
+        return parse_report(content).with_generated_time(self.generated_time)
+
+    @property
+    def evaluation(self) -> Evaluation:
+        return self.rebuild().evaluation
+
+    def rebuild(self) -> Analysis:
+        report = self.report
+        base = evaluate(report, self.config, self.evaluated_at)
+        added = self.added
+        return Analysis(
+            report,
+            Evaluation(
+                base.findings + added.findings,
+                base.exempted + added.exempted,
+                added.expired_exemptions,
+                base.problems + added.problems,
+            ),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, StoredAnalysis):
+            other = other.rebuild()
+        return isinstance(other, Analysis) and self.rebuild() == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+AnyAnalysis = Analysis | StoredAnalysis
+
+
+def summary_of(analysis: AnyAnalysis) -> AnalysisSummary:
+    return analysis.summary if isinstance(analysis, StoredAnalysis) else summarise(analysis)
+
+
+def compress(content: bytes) -> bytes:
+    # Level 1: a 1000-user report (235 kB) becomes ~55 kB in ~2 ms; level 6 saves
+    # another 15 kB for three times the CPU, spent under the GIL in the refresh workers.
+    return zlib.compress(content, 1)
+
+
+def store(
+    analysis: Analysis, content: bytes, base: Analysis, config: Config, now: datetime
+) -> AnyAnalysis:
+    """``analysis`` kept as ``content`` + a summary, when it can be rebuilt from them.
+
+    ``base`` is the report parsed from ``content`` (zlib-compressed) and evaluated with
+    ``config`` at ``now``; ``analysis`` is what the state hooks made of it. If they did
+    more than append to its evaluation, ``analysis`` is kept whole."""
+    added = _appended(base.evaluation, analysis.evaluation)
+    if added is None or analysis.report is not base.report:
+        return analysis
+    return StoredAnalysis(
+        content, analysis.report.generated_time, config, now, added, summarise(analysis)
+    )
+
+
+def _appended(base: Evaluation, final: Evaluation) -> Evaluation | None:
+    parts: list[tuple[Any, ...]] = []
+    for before, after in (
+        (base.findings, final.findings),
+        (base.exempted, final.exempted),
+        (base.problems, final.problems),
+    ):
+        if after[: len(before)] != before:
+            return None
+        parts.append(after[len(before) :])
+    return Evaluation(parts[0], parts[1], final.expired_exemptions, parts[2])
