@@ -1,7 +1,7 @@
 """Target 4: resident memory of ``serve``: an idle demo, and 200 accounts x 1000 users.
 
-The demo is the smallest real deployment: one account, the scheduler, the HTTP
-server and a rendered snapshot. RSS is read from ``/proc/PID/status`` after
+The demo is the smallest real deployment: two small accounts (46 users), the
+scheduler, the HTTP server and a rendered snapshot. RSS is read from ``/proc/PID/status`` after
 the process is ready, has served ``/metrics`` once and has sat idle for a
 moment; the figure is the median over several fresh processes. For context
 the same is measured for a bare interpreter, and for one that only imports

@@ -117,7 +117,7 @@ FLAGS: list[Flag] = [
     Flag("refresh.workers", "accounts refreshed in parallel", 4, _positive_int, "N"),
     Flag("report-file", "serve this saved credential report instead of AWS, re-read on "
          "every refresh; repeatable", None, str, "PATH", repeatable=True),
-    Flag("demo", "serve a built-in synthetic account (no AWS, no network)", False),
+    Flag("demo", "serve two built-in synthetic accounts (no AWS, no network)", False),
     Flag("metrics.finding-series", "export aws_iam_finding, one series per finding", True),
     Flag("metrics.finding-series-limit", "at most this many aws_iam_finding series; the "
          "rest are counted in aws_iam_finding_series_dropped", 50_000, _count, "N"),
@@ -291,9 +291,9 @@ def build_targets(flags: dict[str, Any], config: Config) -> list[AccountTarget]:
     if flags["demo"]:
         if paths:
             raise ValueError("--demo cannot be combined with --report-file")
-        from exporter.demo import DEMO_ACCOUNT_ID, DEMO_ACCOUNT_NAME, DemoSource
+        from exporter.demo import DEMO_ACCOUNTS, DemoSource
 
-        return [AccountTarget(DEMO_ACCOUNT_ID, DEMO_ACCOUNT_NAME, DemoSource())]
+        return [AccountTarget(a.account_id, a.name, DemoSource(account=a)) for a in DEMO_ACCOUNTS]
     if paths:
         if "-" in paths:
             raise ValueError("--report-file - (standard input) cannot be served: give a file")

@@ -291,7 +291,7 @@ def _seconds(value: Any, default: float) -> float:
 
 
 class DemoDetailsSource:
-    """The demo account with roles and account facts, for the role and account checks."""
+    """A demo account with roles and account facts, for the role and account checks."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -301,27 +301,9 @@ class DemoDetailsSource:
         return fetched
 
     def fetch_details(self) -> AccountDetails:
-        from exporter.demo import DEMO_ACCOUNT_FACTS, DEMO_ACCOUNT_ID, DEMO_ROLES
+        from exporter.demo import demo_details
 
-        now = datetime.now(timezone.utc).replace(microsecond=0)
-        roles = tuple(
-            RoleRecord(
-                name=name,
-                arn=f"arn:aws:iam::{DEMO_ACCOUNT_ID}:role{path}{name}",
-                path=path,
-                created=now - timedelta(days=created),
-                last_used=None if used is None else now - timedelta(days=used),
-                last_used_region=None if used is None else "eu-west-1",
-            )
-            for name, path, created, used in DEMO_ROLES
-        )
-        facts = AccountFacts(
-            DEMO_ACCOUNT_ID,
-            root_mfa_enabled=bool(DEMO_ACCOUNT_FACTS.get("AccountMFAEnabled")),
-            root_virtual_mfa=bool(DEMO_ACCOUNT_FACTS.get("root_virtual_mfa")),
-            summary={"AccountMFAEnabled": int(DEMO_ACCOUNT_FACTS.get("AccountMFAEnabled", 0))},
-        )
-        return AccountDetails(DEMO_ACCOUNT_ID, roles, facts)
+        return demo_details(self.inner.account, datetime.now(timezone.utc).replace(microsecond=0))
 
 
 def _with_demo_details(target: AccountTarget) -> AccountTarget:

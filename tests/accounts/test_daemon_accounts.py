@@ -19,7 +19,14 @@ from exporter.daemon.accounts import AccountsWiring
 from exporter.daemon.exposition import ExpositionOptions
 from exporter.daemon.refresh import AccountTarget, Refresher
 from exporter.daemon.snapshot import Snapshot
-from exporter.demo import DEMO_ACCOUNT_ID, DEMO_ACCOUNT_NAME, DemoSource
+from exporter.demo import (
+    DEMO_ACCOUNT_ID,
+    DEMO_ACCOUNT_NAME,
+    DEMO_ACCOUNTS,
+    DEMO_PRODUCTION,
+    DEMO_SANDBOX,
+    DemoSource,
+)
 from tests.accounts.conftest import MEMBERS, Org
 from tests.accounts.test_aws_accounts import denied_sts
 from tests.support.exporter_process import parse_samples, sample_value, start_exporter
@@ -123,17 +130,27 @@ def test_role_findings_age_with_the_clock_and_discovery_failure_keeps_accounts(o
 
 def test_demo_has_role_and_account_findings() -> None:
     targets: Sequence[AccountTarget] = [
-        AccountTarget(DEMO_ACCOUNT_ID, DEMO_ACCOUNT_NAME, DemoSource())
+        AccountTarget(a.account_id, a.name, DemoSource(account=a)) for a in DEMO_ACCOUNTS
     ]
     wiring = AccountsWiring({}, config_from_dict({}), fixed=targets)
     snapshot = refresher(wiring, {}).run()
     samples = parse_samples(text(snapshot))
-    a = {"account_id": DEMO_ACCOUNT_ID}
-    assert sample_value(samples, "aws_iam_findings", **a, check="role_unused") == 2
-    assert sample_value(samples, "aws_iam_findings", **a, check="root_hardware_mfa_missing") == 1
-    roles = {lab["role"] for lab, _ in samples["aws_iam_role_finding"]}
-    assert roles == {"legacy-etl-runner", "vendor-audit-readonly"}
-    assert sample_value(samples, "aws_iam_roles", **a) == 5
+    prod = {"account_id": DEMO_PRODUCTION.account_id}
+    sandbox = {"account_id": DEMO_SANDBOX.account_id}
+    assert sample_value(samples, "aws_iam_findings", **prod, check="role_unused") == 2
+    assert sample_value(samples, "aws_iam_findings", **sandbox, check="role_unused") == 1
+    # Production's root has no MFA at all (root_mfa_disabled), the sandbox's a virtual one.
+    assert sample_value(samples, "aws_iam_findings", **prod, check="root_hardware_mfa_missing") == 0
+    hw = sample_value(samples, "aws_iam_findings", **sandbox, check="root_hardware_mfa_missing")
+    assert hw == 1
+    roles = {(lab["account_id"], lab["role"]) for lab, _ in samples["aws_iam_role_finding"]}
+    assert roles == {
+        (DEMO_PRODUCTION.account_id, "legacy-etl-runner"),
+        (DEMO_PRODUCTION.account_id, "vendor-audit-readonly"),
+        (DEMO_SANDBOX.account_id, "old-experiment-lambda"),
+    }
+    assert sample_value(samples, "aws_iam_roles", **prod) == 5
+    assert sample_value(samples, "aws_iam_roles", **sandbox) == 3
     assert "aws_iam_exporter_discovery_success" not in samples  # no Organizations here
 
 

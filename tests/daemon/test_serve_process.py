@@ -17,7 +17,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from exporter.checks import CATALOGUE
-from exporter.demo import DEMO_ACCOUNT_ID
+from exporter.demo import DEMO_ACCOUNTS, DEMO_PRODUCTION, DEMO_SANDBOX
 from tests.daemon.reports import sample_report
 from tests.support.exporter_process import (
     ExporterProcess,
@@ -116,15 +116,24 @@ def test_demo_serves_every_check() -> None:
     with exporter_process("--demo") as exp:
         s = exp.samples()
         page = exp.get("/")[2].decode()
-    found = {
-        lab["check"]: v for lab, v in s["aws_iam_findings"] if lab["account_id"] == DEMO_ACCOUNT_ID
-    }
-    assert set(found) == {c.id for c in CATALOGUE}
+    found: dict[str, dict[str, float]] = {}
+    for lab, v in s["aws_iam_findings"]:
+        found.setdefault(lab["account_id"], {})[lab["check"]] = v
+    assert set(found) == {a.account_id for a in DEMO_ACCOUNTS}
+    for counts in found.values():
+        assert set(counts) == {c.id for c in CATALOGUE}
+    # Every check, report-, account- and role-level, finds something in some account.
     for spec in CATALOGUE:
-        if spec.scope in ("root", "user", "any"):
-            assert found[spec.id] >= 1, spec.id
-    assert sample_value(s, "aws_iam_account_info", account_id=DEMO_ACCOUNT_ID, account_name="demo")
-    assert "demo (123456789012)" in page and "root_mfa_disabled" in page
+        assert sum(counts[spec.id] for counts in found.values()) >= 1, spec.id
+    # Root without MFA in production; root with a virtual MFA device in the sandbox.
+    assert found[DEMO_PRODUCTION.account_id]["root_mfa_disabled"] == 1
+    assert found[DEMO_PRODUCTION.account_id]["root_hardware_mfa_missing"] == 0
+    assert found[DEMO_SANDBOX.account_id]["root_mfa_disabled"] == 0
+    assert found[DEMO_SANDBOX.account_id]["root_hardware_mfa_missing"] == 1
+    for a in DEMO_ACCOUNTS:
+        assert sample_value(s, "aws_iam_account_info", account_id=a.account_id, account_name=a.name)
+        assert f"{a.name} ({a.account_id})" in page
+    assert "root_mfa_disabled" in page and "root_hardware_mfa_missing" in page
 
 
 def test_negotiates_gzip_and_openmetrics_over_http() -> None:

@@ -25,6 +25,7 @@ import boto3
 import pytest
 import yaml
 
+from exporter.demo import DEMO_PRODUCTION, DEMO_SANDBOX
 from tests.rules.promql import ALERTMANAGER_DIR, RULE_FILES, alerts
 from tests.support.alertmanager import Alertmanager, HttpSink, alertmanager, http_sink
 from tests.support.exporter_process import exporter_process
@@ -35,7 +36,8 @@ pytestmark = pytest.mark.slow
 
 A = "111111111111"
 B = "222222222222"
-DEMO = "123456789012"  # serve --demo
+DEMO = DEMO_PRODUCTION.account_id  # serve --demo: root without MFA
+SANDBOX = DEMO_SANDBOX.account_id  # serve --demo: root with a virtual MFA device
 RUNBOOK = {a["alert"]: a["annotations"]["runbook_url"] for a in alerts()}
 SEVERITY = {a["alert"]: a["labels"]["severity"] for a in alerts()}
 CATEGORY = {a["alert"]: a["labels"]["category"] for a in alerts()}
@@ -200,8 +202,9 @@ def test_critical_is_published_to_the_sns_topic(stack: Stack) -> None:
 def test_whole_chain_demo_exporter_to_prometheus_to_slack_and_sns() -> None:
     """serve --demo -> Prometheus with the project's rules -> this Alertmanager: the
     rules' labels meet the routes and inhibit rules, their annotations the templates.
-    The demo's root has no MFA (critical), so its high and medium credential alerts
-    are held back and only the critical one is notified."""
+    The demo production account's root has no MFA (critical), so that account's high
+    and medium credential alerts are held back and only the critical one is notified;
+    the sandbox account's medium alert is not (inhibition is per account)."""
     with (
         notification_stack() as st,
         exporter_process("--demo") as demo,
@@ -222,8 +225,13 @@ def test_whole_chain_demo_exporter_to_prometheus_to_slack_and_sns() -> None:
         )
         (att,) = _attachments(st.sink, "critical-slack-and-sns")
         assert "Whoever has the root password alone controls the whole account." in att["text"]
-        status = {a["labels"]["alertname"]: a["status"] for a in st.am.alerts()}
-        assert status["AwsIamRootMfaDisabled"]["state"] == "active"
+        status = {
+            (a["labels"]["alertname"], a["labels"]["account_id"]): a["status"]
+            for a in st.am.alerts()
+        }
+        assert status[("AwsIamRootMfaDisabled", DEMO)]["state"] == "active"
         for held_back in ("AwsIamRootAccessKeyPresent", "AwsIamConsoleUsersWithoutMfa"):
-            assert status[held_back]["state"] == "suppressed", held_back
-            assert status[held_back]["inhibitedBy"], held_back
+            assert status[(held_back, DEMO)]["state"] == "suppressed", held_back
+            assert status[(held_back, DEMO)]["inhibitedBy"], held_back
+        sandbox = status[("AwsIamConsoleUsersWithoutMfa", SANDBOX)]
+        assert sandbox["state"] == "active" and not sandbox["inhibitedBy"]

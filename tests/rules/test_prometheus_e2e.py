@@ -1,10 +1,10 @@
 """End to end: the real Prometheus scrapes real ``serve`` processes with the
 project's rule files loaded.
 
-Two exporters: ``serve --demo`` (findings for every check) and one whose
-``--report-file`` does not exist (every refresh fails). Every dashboard query,
-with its template variables resolved through Prometheus as Grafana would, must
-return data for the demo account; every metric the rules and dashboards read
+Two exporters: ``serve --demo`` (two accounts, findings for every check) and one
+whose ``--report-file`` does not exist (every refresh fails). Every dashboard
+query, with its template variables resolved through Prometheus as Grafana would,
+must return data for the demo production account; every metric the rules and dashboards read
 must exist; the demo's credential alerts must reach ``firing``.
 
 Prometheus scrapes and evaluates every second (tests/support/prometheus.py), so
@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from exporter.demo import DEMO_PRODUCTION, DEMO_SANDBOX
 from tests.rules.promql import (
     DASHBOARD_FILES,
     GRAFANA_BUILTINS,
@@ -42,7 +43,8 @@ from tests.support.prometheus import DEFAULT_JOB, PrometheusServer, prometheus
 
 pytestmark = pytest.mark.slow
 
-DEMO_ACCOUNT = "123456789012"
+DEMO_ACCOUNT = DEMO_PRODUCTION.account_id
+SANDBOX_ACCOUNT = DEMO_SANDBOX.account_id
 
 
 @dataclass
@@ -100,10 +102,11 @@ def _demo_values(prom: PrometheusServer, path: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.stem)
-def test_dashboard_variables_list_the_job_and_both_accounts(stack: Stack, path: Path) -> None:
+def test_dashboard_variables_list_the_job_and_every_account(stack: Stack, path: Path) -> None:
     found = _variable_values(stack.prom, path)
     assert found["job"] == [DEFAULT_JOB]
-    assert sorted(found["account_id"]) == sorted([DEMO_ACCOUNT, stack.broken_account])
+    expected = [DEMO_ACCOUNT, SANDBOX_ACCOUNT, stack.broken_account]
+    assert sorted(found["account_id"]) == sorted(expected)
 
 
 @pytest.mark.parametrize(("path", "expr"), _dashboard_queries())
@@ -151,6 +154,8 @@ def test_demo_findings_fire_their_alerts(stack: Stack) -> None:
         ("AwsIamRootMfaDisabled", DEMO_ACCOUNT),
         ("AwsIamRootAccessKeyPresent", DEMO_ACCOUNT),
         ("AwsIamConsoleUsersWithoutMfa", DEMO_ACCOUNT),
+        # The sandbox's root has (virtual) MFA and no keys; one console user has no MFA.
+        ("AwsIamConsoleUsersWithoutMfa", SANDBOX_ACCOUNT),
     }
     firing = _wait_active(stack.prom, "firing", expected)
     root = firing[("AwsIamRootMfaDisabled", DEMO_ACCOUNT)]
