@@ -108,6 +108,8 @@ FLAGS: list[Flag] = [
     Flag("web.listen-address", "address to listen on for the web interface and telemetry",
          f":{DEFAULT_PORT}", _address, "ADDR"),
     Flag("web.telemetry-path", "path under which to expose metrics", "/metrics", _path, "PATH"),
+    Flag("web.max-connections", "most HTTP connections served at once; more are closed",
+         512, _positive_int, "N"),
     Flag("log.level", "only log messages with the given severity or above: "
          + ", ".join(LEVELS), "info", _choice(tuple(LEVELS)), "LEVEL"),
     Flag("log.format", "output format of log messages: text or json", "text",
@@ -240,6 +242,7 @@ def run(args: argparse.Namespace) -> int:
         telemetry_path=flags["web.telemetry-path"],
         refresh_interval=interval,
         workers=flags["refresh.workers"],
+        max_connections=flags["web.max-connections"],
         exposition=ExpositionOptions(
             refresh_interval=interval,
             finding_series=flags["metrics.finding-series"],

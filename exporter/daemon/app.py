@@ -30,6 +30,7 @@ class DaemonSettings:
     telemetry_path: str = "/metrics"
     refresh_interval: timedelta = timedelta(hours=1)
     workers: int = 4
+    max_connections: int = 512
     exposition: ExpositionOptions = field(default_factory=ExpositionOptions)
 
 
@@ -79,7 +80,7 @@ class Daemon:
             ssl_context=hooks.ssl_context,
             now=now,
         )
-        self._http = ServerThread(self.settings.listen, self.app)
+        self._http = ServerThread(self.settings.listen, self.app, self.settings.max_connections)
         self._scheduler: Any = None
 
     @property

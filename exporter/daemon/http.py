@@ -74,12 +74,29 @@ class ExporterHTTPServer(ThreadingHTTPServer):
     request_queue_size = 128
     handshake_timeout = 10.0
 
-    def __init__(self, address: tuple[str, int], app: WebApp) -> None:
+    def __init__(self, address: tuple[str, int], app: WebApp, max_connections: int = 512) -> None:
         host = address[0]
         if ":" in host:
             self.address_family = socket.AF_INET6
         self.app = app
+        # One thread per connection: without a cap, a flood of slow clients would
+        # grow threads without bound (Prometheus caps at --web.max-connections too).
+        self._slots = threading.BoundedSemaphore(max_connections)
         super().__init__((host or "0.0.0.0", address[1]), Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            log.warning(
+                "connection refused: --web.max-connections reached",
+                extra={"client": client_address[0]},
+            )
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
 
     def server_bind(self) -> None:
         if self.address_family == socket.AF_INET6:
@@ -91,6 +108,12 @@ class ExporterHTTPServer(ThreadingHTTPServer):
         return int(self.server_address[1])
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            self._serve_connection(request, client_address)
+        finally:
+            self._slots.release()
+
+    def _serve_connection(self, request: Any, client_address: Any) -> None:
         # The TLS handshake runs here, in the connection's own thread, so a slow
         # or hostile client cannot stall the accept loop.
         context = self.app.ssl_context() if self.app.ssl_context else None
@@ -113,8 +136,8 @@ class ExporterHTTPServer(ThreadingHTTPServer):
 class ServerThread:
     """Runs an ``ExporterHTTPServer`` in a background thread."""
 
-    def __init__(self, address: tuple[str, int], app: WebApp) -> None:
-        self.server = ExporterHTTPServer(address, app)
+    def __init__(self, address: tuple[str, int], app: WebApp, max_connections: int = 512) -> None:
+        self.server = ExporterHTTPServer(address, app, max_connections)
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, name="http"
         )

@@ -23,8 +23,10 @@ class Source:
         return FetchedReport(sample_report(3), NOW)
 
 
-def make(hooks: Hooks | None = None, path: str = "/metrics") -> Daemon:
-    settings = DaemonSettings(listen=("127.0.0.1", 0), telemetry_path=path)
+def make(hooks: Hooks | None = None, path: str = "/metrics", max_connections: int = 512) -> Daemon:
+    settings = DaemonSettings(
+        listen=("127.0.0.1", 0), telemetry_path=path, max_connections=max_connections
+    )
     targets = [AccountTarget(ACCOUNT, "prod", Source())]
     daemon = Daemon(lambda: targets, Config(), settings, hooks, now=lambda: NOW)
     daemon.start(schedule=False)
@@ -181,3 +183,27 @@ def test_listen_address(text: str, expected: tuple[str, int]) -> None:
 def test_bad_listen_address(text: str) -> None:
     with pytest.raises(ValueError, match="listen-address"):
         parse_listen_address(text)
+
+
+def test_connections_beyond_the_cap_are_closed_and_slots_come_back() -> None:
+    d = make(max_connections=2)
+    try:
+        d.refresher.run()
+        idle = [socket.create_connection(("127.0.0.1", d.port), timeout=5) for _ in range(2)]
+        # Both slots are held by clients that have not sent a request yet.
+        extra = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+        extra.sendall(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert extra.recv(100) == b""  # closed without an answer
+        extra.close()
+        for s in idle:
+            s.close()
+        # Closed connections give their slots back (their threads end at EOF).
+        for _ in range(50):
+            try:
+                if request(d, "/-/healthy")[0] == 200:
+                    break
+            except (ConnectionError, http.client.RemoteDisconnected):
+                continue
+        assert request(d, "/-/healthy")[0] == 200
+    finally:
+        d.stop()
