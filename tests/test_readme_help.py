@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,4 +21,8 @@ def test_readme_shows_the_current_serve_help() -> None:
         [sys.executable, "-m", "exporter", "serve", "--help"],
         capture_output=True, text=True, check=True, env=env,
     ).stdout  # fmt: skip
-    assert shown == real, "README serve --help is stale: regenerate it with COLUMNS=100"
+    # argparse's layout differs between Python versions; the flags and defaults must not.
+    pattern = r"--[a-z][a-z.-]*|\(default: [^)]*\)"
+    assert sorted(re.findall(pattern, shown)) == sorted(re.findall(pattern, real)), (
+        "README serve --help is stale: regenerate it with COLUMNS=100"
+    )
