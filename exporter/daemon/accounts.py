@@ -38,7 +38,7 @@ from exporter.accounts import AccountsConfig, accounts_config
 from exporter.analyse import Analysis
 from exporter.config import Config
 from exporter.daemon.refresh import AccountTarget
-from exporter.daemon.snapshot import AccountState
+from exporter.daemon.snapshot import UNEVALUATED_SCOPES, AccountState
 from exporter.daemon.stored import summary_of
 from exporter.sharding import Shard
 from exporter.sources import FetchedReport
@@ -126,8 +126,14 @@ class AccountsWiring:
                 self.accounts.roles, now,
             )  # fmt: skip
             analysis = Analysis(analysis.report, merge_two(analysis.evaluation, found))
+        unevaluated = tuple(
+            scope
+            for scope, known in (("role", extras.roles), ("account", extras.facts))
+            if known is None
+        )
         more = {
             EXTRAS_KEY: extras,
+            UNEVALUATED_SCOPES: unevaluated,
             LANDING_HEADER: self.landing_header(),
             LANDING_LINES: _landing_lines(extras),
         }

@@ -35,8 +35,9 @@ from prometheus_client.openmetrics import exposition as om
 from prometheus_client.registry import Collector
 
 from exporter import __version__
+from exporter.checks import CHECKS
 from exporter.config import Config
-from exporter.daemon.snapshot import AccountState, Exposition
+from exporter.daemon.snapshot import UNEVALUATED_SCOPES, AccountState, Exposition
 from exporter.daemon.stored import (
     AnalysisSummary,
     SeriesEntry,
@@ -278,7 +279,9 @@ class SnapshotCollector(Collector):
         enabled = [(cid, c) for cid, c in self.config.checks.items() if c.enabled]
         findings = _gauge(
             "aws_iam_findings",
-            self._help("Findings per check; every enabled check is present, 0 when clean."),
+            self._help(
+                "Findings per check; every enabled and evaluated check is present, 0 when clean."
+            ),
             ["account_id", "check", "severity"],
         )
         exempted = _gauge(
@@ -295,7 +298,10 @@ class SnapshotCollector(Collector):
             aid = state.account_id
             counts = summary.by_check()
             skipped = summary.exempted
+            unevaluated = state.extras.get(UNEVALUATED_SCOPES, ())
             for cid, cfg in enabled:
+                if CHECKS[cid].scope in unevaluated:
+                    continue
                 findings.add_metric([aid, cid, cfg.severity], counts.get(cid, 0))
                 exempted.add_metric([aid, cid], skipped.get(cid, 0))
             for cid, reason in STALE_KEY_CHECKS.items():

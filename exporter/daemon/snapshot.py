@@ -17,6 +17,11 @@ from typing import Any
 from exporter.daemon.stored import AnyAnalysis, StoredAnalysis
 from exporter.diff import CHANGE_KINDS
 
+# AccountState.extras key: check scopes ("role", "account") whose input was never
+# fetched for that account (a report file, a disabled or failing API). Their checks
+# are left out of aws_iam_findings instead of reading as a clean 0.
+UNEVALUATED_SCOPES = "unevaluated_scopes"
+
 _EMPTY: Mapping[str, int] = MappingProxyType({})
 
 

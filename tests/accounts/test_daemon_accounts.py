@@ -27,6 +27,7 @@ from exporter.demo import (
     DEMO_SANDBOX,
     DemoSource,
 )
+from exporter.sources import FileReportSource
 from tests.accounts.conftest import MEMBERS, Org
 from tests.accounts.test_aws_accounts import denied_sts
 from tests.support.exporter_process import parse_samples, sample_value, start_exporter
@@ -152,6 +153,18 @@ def test_demo_has_role_and_account_findings() -> None:
     assert sample_value(samples, "aws_iam_roles", **prod) == 5
     assert sample_value(samples, "aws_iam_roles", **sandbox) == 3
     assert "aws_iam_exporter_discovery_success" not in samples  # no Organizations here
+
+
+def test_checks_without_their_input_are_absent_not_zero() -> None:
+    """A saved report carries no roles or account facts: role_unused and
+    root_hardware_mfa_missing were not evaluated, so no series claims they are clean."""
+    report = Path(__file__).resolve().parent.parent / "fixtures" / "reports" / "aws_real.csv"
+    targets = [AccountTarget("", "saved", FileReportSource(str(report)))]
+    wiring = AccountsWiring({}, config_from_dict({}), fixed=targets)
+    samples = parse_samples(text(refresher(wiring, {}).run()))
+    checks = {lab["check"] for lab, _ in samples["aws_iam_findings"]}
+    assert "role_unused" not in checks and "root_hardware_mfa_missing" not in checks
+    assert {"root_mfa_disabled", "access_key_not_rotated", "user_inactive"} <= checks
 
 
 def test_rendered_metrics_pass_promtool(tmp_path: Path) -> None:
