@@ -23,7 +23,8 @@ from typing import Any
 
 import yaml
 
-from tests.support.net import free_port, wait_http
+from tests.support.net import free_port
+from tests.support.processes import stop, wait_ready
 
 ALERTMANAGER_BINARY = "/usr/bin/prometheus-alertmanager"
 
@@ -84,28 +85,10 @@ def alertmanager(
                 cwd=root,
             )
             try:
-                _wait_ready(proc, am, ready_timeout)
+                wait_ready(proc, f"{am.url}/-/ready", "Alertmanager", am.log, ready_timeout)
                 yield am
             finally:
-                if proc.poll() is None:
-                    proc.terminate()
-                    try:
-                        proc.wait(timeout=20)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait(timeout=10)
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], am: Alertmanager, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while proc.poll() is None and time.monotonic() < deadline:
-        try:
-            wait_http(f"{am.url}/-/ready", timeout=1.0)
-            return
-        except TimeoutError:
-            continue
-    state = f"exited with {proc.returncode}" if proc.poll() is not None else "still running"
-    raise RuntimeError(f"Alertmanager did not become ready ({state}); log:\n{am.log()}")
+                stop(proc)
 
 
 @dataclass

@@ -24,7 +24,8 @@ from typing import Any, TypeVar
 
 import yaml
 
-from tests.support.net import free_port, wait_http
+from tests.support.net import free_port
+from tests.support.processes import stop, wait_ready
 
 PROMETHEUS_BINARY = "/usr/bin/prometheus"
 DEFAULT_JOB = "aws-iam-credential-exporter"
@@ -202,31 +203,8 @@ def prometheus(
             )
             server.pid = proc.pid
             try:
-                _wait_ready(proc, server, ready_timeout)
+                url = f"{server.url}/-/ready"
+                wait_ready(proc, url, "Prometheus", server.log_tail, ready_timeout)
                 yield server
             finally:
-                _stop(proc)
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], server: PrometheusServer, timeout: float) -> None:
-    # Poll /-/ready but give up at once when the process exits (a bad config or
-    # rule file): its log says why.
-    deadline = time.monotonic() + timeout
-    while proc.poll() is None and time.monotonic() < deadline:
-        try:
-            wait_http(f"{server.url}/-/ready", timeout=1.0)
-            return
-        except TimeoutError:
-            continue
-    state = f"exited with {proc.returncode}" if proc.poll() is not None else "still running"
-    raise RuntimeError(f"Prometheus did not become ready ({state}); log:\n{server.log_tail()}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+                stop(proc)
