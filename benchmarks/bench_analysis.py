@@ -25,10 +25,10 @@ from datetime import datetime
 from benchmarks.baseline_seed import SEED_CHECKS, check_of, seed_audit
 from benchmarks.common import Result
 from benchmarks.synthetic import AS_OF, generate_report
-from exporter.checks import CHECKS
 from exporter.config import Config
-from exporter.evaluate import evaluate
-from exporter.report import parse_report
+from exporter.core.checks import CHECKS
+from exporter.core.evaluate import evaluate
+from exporter.core.report import parse_report
 
 FULL_USERS = 5000  # the IAM quota of users per account
 QUICK_USERS = 1000

@@ -32,7 +32,7 @@ TARGET_PEAK_MB = 200.0
 IDLE_SECONDS = 1.0
 _STATUS = "print(open('/proc/self/status').read())"
 # What ``serve --demo`` imports before it holds any data (boto3 is imported lazily).
-_SERVE_IMPORTS = "import exporter.cli, exporter.commands.serve, exporter.demo;"
+_SERVE_IMPORTS = "import exporter.cli.main, exporter.cli.serve, exporter.sources.demo;"
 
 
 def idle_demo_mb() -> dict[str, float]:

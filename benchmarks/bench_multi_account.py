@@ -49,7 +49,7 @@ class FakeAccount:
         )
 
     def fetch(self) -> object:
-        from exporter.sources import FetchedReport
+        from exporter.sources.base import FetchedReport
 
         time.sleep(REPORT_CALLS * self.latency)
         content = self._content or generate_report(
@@ -58,7 +58,7 @@ class FakeAccount:
         return FetchedReport(content, AS_OF - timedelta(minutes=20))
 
     def fetch_details(self) -> object:
-        from exporter.account_records import AccountDetails, AccountFacts, RoleRecord
+        from exporter.core.account_records import AccountDetails, AccountFacts, RoleRecord
 
         time.sleep(DETAIL_CALLS * self.latency)
         roles = tuple(
@@ -138,10 +138,10 @@ def parallel_seconds(
 
 def sequential_seconds(accounts: int, latency: float) -> float:
     """The same work in a plain loop: what the pool is compared with."""
-    from exporter.account_checks import evaluate_account
-    from exporter.accounts import RoleAudit
-    from exporter.analyse import analyse
     from exporter.config import Config
+    from exporter.core.account_checks import evaluate_account
+    from exporter.core.analyse import analyse
+    from exporter.core.policy import RoleAudit
 
     config = Config()
     targets = _targets(accounts, 20, latency)

@@ -9,7 +9,7 @@ Two real servers on loopback, each a child process serving the same report:
 Each is scraped by 1 client and by 50 concurrent clients, plain and gzip, each
 client on one kept-alive connection (as Prometheus scrapes; prometheus_client's
 server closes it after each answer, so its clients reconnect), whole body read.
-Targets (issue 8): p99 <= 5 ms with one client, at least 50x faster than the
+Targets: p99 <= 5 ms with one client, at least 50x faster than the
 baseline, no errors under 50 clients.
 """
 
@@ -41,7 +41,7 @@ FINDINGS_PER_USER = 9
 
 def report_csv(users: int, now: datetime) -> bytes:
     """Each user has 9 findings: no MFA, an unused password, two old unused keys, a cert..."""
-    from exporter.report import COLUMNS
+    from exporter.core.report import COLUMNS
 
     def iso(days: int) -> str:
         return (now - timedelta(days=days)).replace(microsecond=0).isoformat()
@@ -68,11 +68,11 @@ def serve_baseline(path: str, port: int) -> None:
     """The baseline server (run in a child): prometheus_client renders on every scrape."""
     from prometheus_client import CollectorRegistry, start_http_server
 
-    from exporter.analyse import analyse
     from exporter.config import Config
+    from exporter.core.analyse import analyse
     from exporter.daemon.exposition import ExpositionOptions, SnapshotCollector
     from exporter.daemon.snapshot import AccountState
-    from exporter.sources import FileReportSource
+    from exporter.sources.base import FileReportSource
 
     now = datetime.now(timezone.utc)
     analysis = analyse(FileReportSource(path).fetch(), Config(), now)

@@ -1,4 +1,4 @@
-"""Many accounts in the daemon (issue 5): targets, role and account checks, shard metrics.
+"""Many accounts in the daemon: targets, role and account checks, shard metrics.
 
 * ``AccountsWiring.targets`` is the daemon's target list: the ``accounts:`` section
   resolved by ``AccountDirectory`` (Organizations discovery re-run on each refresh,
@@ -26,22 +26,22 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from exporter.account_audit import merge_two
-from exporter.account_checks import evaluate_account, role_name
-from exporter.account_records import (
+from exporter.config import Config
+from exporter.config.accounts import AccountsConfig
+from exporter.core.account_checks import evaluate_account, role_name
+from exporter.core.account_records import (
     AccountDetails,
     AccountDetailsSource,
     AccountFacts,
     RoleRecord,
 )
-from exporter.accounts import AccountsConfig, accounts_config
-from exporter.analyse import Analysis
-from exporter.config import Config
+from exporter.core.analyse import Analysis
+from exporter.core.evaluate import merge
+from exporter.core.sharding import Shard
 from exporter.daemon.refresh import AccountTarget
 from exporter.daemon.snapshot import UNEVALUATED_SCOPES, AccountState
 from exporter.daemon.stored import summary_of
-from exporter.sharding import Shard
-from exporter.sources import FetchedReport
+from exporter.sources.base import FetchedReport
 
 EXTRAS_KEY = "accounts"  # AccountState.extras[EXTRAS_KEY] is an AccountExtras
 LANDING_HEADER = "landing_header"  # str: shown once at the top of the landing page
@@ -70,7 +70,7 @@ class AccountsWiring:
         """``fixed``: targets of --demo / --report-file (no directory, no sharding);
         otherwise the accounts come from the config's ``accounts:`` section."""
         self.config = config
-        self.accounts: AccountsConfig = accounts_config(config)
+        self.accounts: AccountsConfig = config.accounts
         self.shard = Shard(int(flags.get("shard.index", 0)), int(flags.get("shard.count", 1)))
         self.finding_series = bool(flags.get("metrics.finding-series", True))
         self.series_limit = int(flags.get("metrics.finding-series-limit", 50_000))
@@ -80,8 +80,8 @@ class AccountsWiring:
         self.discovery_error: str | None = None
 
     def _directory(self, flags: Mapping[str, Any]) -> Any:
-        from exporter.aws.clients import ClientSettings
-        from exporter.aws.targets import AccountDirectory
+        from exporter.sources.aws.clients import ClientSettings
+        from exporter.sources.aws.directory import AccountDirectory
 
         settings = ClientSettings(
             max_attempts=int(flags.get("aws.max-attempts", 5)),
@@ -125,7 +125,7 @@ class AccountsWiring:
                 state.account_id, extras.roles, extras.facts, self.config,
                 self.accounts.roles, now,
             )  # fmt: skip
-            analysis = Analysis(analysis.report, merge_two(analysis.evaluation, found))
+            analysis = Analysis(analysis.report, merge(analysis.evaluation, found))
         unevaluated = tuple(
             scope
             for scope, known in (("role", extras.roles), ("account", extras.facts))
@@ -307,13 +307,13 @@ class DemoDetailsSource:
         return fetched
 
     def fetch_details(self) -> AccountDetails:
-        from exporter.demo import demo_details
+        from exporter.sources.demo import demo_details
 
         return demo_details(self.inner.account, datetime.now(timezone.utc).replace(microsecond=0))
 
 
 def _with_demo_details(target: AccountTarget) -> AccountTarget:
-    from exporter.demo import DemoSource
+    from exporter.sources.demo import DemoSource
 
     if isinstance(target.source, DemoSource):
         return target._replace(source=DemoDetailsSource(target.source))

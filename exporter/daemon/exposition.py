@@ -35,8 +35,8 @@ from prometheus_client.openmetrics import exposition as om
 from prometheus_client.registry import Collector
 
 from exporter import __version__
-from exporter.checks import CHECKS
 from exporter.config import Config
+from exporter.core.checks import CHECKS
 from exporter.daemon.snapshot import UNEVALUATED_SCOPES, AccountState, Exposition
 from exporter.daemon.stored import (
     AnalysisSummary,
@@ -73,7 +73,7 @@ class ExpositionOptions:
     user_facts: bool = False
     user_label: UserLabel = identity
     version: str = __version__
-    # More collectors per refresh, made from the account states (issue 5: roles, shards).
+    # More collectors per refresh, made from the account states (roles, shards).
     collectors: tuple[Callable[[Sequence[AccountState]], Collector], ...] = ()
 
 
@@ -172,7 +172,7 @@ def _ts(when: datetime) -> float:
 
 
 class SnapshotCollector(Collector):
-    """Yields the metric contract (issue 3) for a set of account states."""
+    """Yields the metric contract for a set of account states."""
 
     def __init__(
         self, accounts: Sequence[AccountState], config: Config, options: ExpositionOptions

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from html import escape
 
-from exporter.checks import CHECKS
+from exporter.core.checks import CHECKS
+from exporter.core.findings import SEVERITIES, SEVERITY_RANK
 from exporter.daemon.snapshot import AccountState, Snapshot
 from exporter.daemon.stored import summary_of
-from exporter.findings import SEVERITIES, SEVERITY_RANK
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}

@@ -17,14 +17,15 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import NamedTuple
 
-from exporter.analyse import Analysis, analyse
 from exporter.config import Config
+from exporter.core.analyse import Analysis, analyse
+from exporter.core.diff import diff_reports
+from exporter.core.evaluate import evaluate
+from exporter.core.report import ReportFormatError
 from exporter.daemon.exposition import ExpositionOptions, render
 from exporter.daemon.snapshot import AccountState, Snapshot, frozen_counts
 from exporter.daemon.stored import AnyAnalysis, StoredAnalysis, compress, store
-from exporter.diff import diff_reports
-from exporter.evaluate import evaluate
-from exporter.sources import ReportSource, SourceError
+from exporter.sources.base import ReportSource, SourceError, failure_reason
 
 log = logging.getLogger("exporter.refresh")
 
@@ -218,13 +219,14 @@ class Refresher:
         now: datetime,
         duration: float,
     ) -> AccountState:
-        reason = err.reason if isinstance(err, SourceError) else "error"
-        message = str(err) if isinstance(err, SourceError) else f"{type(err).__name__}: {err}"
+        reason = failure_reason(err)
+        expected = isinstance(err, (SourceError, ReportFormatError))
+        message = str(err) if expected else f"{type(err).__name__}: {err}"
         log.warning(
             "refresh failed: %s",
             message,
             extra={"account_id": state.account_id or target.name, "reason": reason},
-            exc_info=not isinstance(err, SourceError),
+            exc_info=not expected,
         )
         errors = Counter(state.errors_total)
         errors[reason] += 1

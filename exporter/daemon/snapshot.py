@@ -14,8 +14,8 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+from exporter.core.diff import CHANGE_KINDS
 from exporter.daemon.stored import AnyAnalysis, StoredAnalysis
-from exporter.diff import CHANGE_KINDS
 
 # AccountState.extras key: check scopes ("role", "account") whose input was never
 # fetched for that account (a report file, a disabled or failing API). Their checks

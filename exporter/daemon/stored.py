@@ -1,4 +1,4 @@
-"""An account's last good analysis, kept small between refreshes (issue 8, memory).
+"""An account's last good analysis, kept small between refreshes.
 
 Parsed records and findings cost about 1.2 KB per user: 245 MB for 200 accounts of
 1000 users, more than the whole memory budget. Between refreshes the daemon only
@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from exporter.account_checks import ROLE_CHECKS
-from exporter.analyse import Analysis
 from exporter.config import Config
-from exporter.evaluate import Evaluation, evaluate
-from exporter.findings import SEVERITIES, SEVERITY_RANK, Finding
-from exporter.records import CredentialReport
-from exporter.report import parse_report
+from exporter.core.account_checks import ROLE_CHECKS
+from exporter.core.analyse import Analysis
+from exporter.core.evaluate import Evaluation, evaluate
+from exporter.core.findings import SEVERITIES, SEVERITY_RANK, Finding
+from exporter.core.records import CredentialReport
+from exporter.core.report import parse_report
 
 # One aws_iam_finding series: (severity rank, the finding's account_id, check, user, key).
 SeriesEntry = tuple[int, str, str, str, "int | None"]

@@ -11,10 +11,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from exporter.account_checks import evaluate_account, role_name
-from exporter.account_records import AccountFacts, RoleRecord
-from exporter.accounts import RoleAudit
 from exporter.config import config_from_dict
+from exporter.core.account_checks import evaluate_account, role_name
+from exporter.core.account_records import AccountFacts, RoleRecord
+from exporter.core.policy import RoleAudit
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 ACCOUNT = "111111111111"

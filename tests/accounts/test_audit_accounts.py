@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from exporter.account_audit import audit_accounts
-from exporter.accounts import parse_accounts
-from exporter.aws.targets import AccountDirectory
-from exporter.cli import main
+from exporter.cli.audit_accounts import audit_accounts
+from exporter.cli.main import main
 from exporter.config import config_from_dict
-from exporter.sources import FetchedReport, SourceError
+from exporter.config.accounts import parse_accounts
+from exporter.sources.aws.directory import AccountDirectory
+from exporter.sources.base import FetchedReport, SourceError
 from tests.accounts.conftest import MEMBERS, Org
 from tests.accounts.test_aws_accounts import denied_sts
 from tests.support.net import free_port
@@ -120,9 +120,9 @@ def test_cli_exits_2_when_no_account_can_be_audited(
 def test_cli_partial_failure_still_audits_and_does_not_exit_2(
     org: Org, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """Issue 5: audit continues past failing accounts, lists them at the end, and exits 2
+    """audit continues past failing accounts, lists them at the end, and exits 2
     only when no account could be audited."""
-    from exporter.aws import targets
+    from exporter.sources.aws import targets
 
     real = targets.account_sources
     monkeypatch.setattr(

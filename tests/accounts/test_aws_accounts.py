@@ -7,16 +7,16 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
-from exporter.accounts import AccountSpec, parse_accounts
-from exporter.aws.account_source import AwsAccountSource
-from exporter.aws.assume_role import assume_role_session
-from exporter.aws.clients import ClientSettings
-from exporter.aws.organizations import discover_accounts
-from exporter.aws.targets import AccountDirectory, account_sources
 from exporter.config import config_from_dict
-from exporter.report import parse_report
-from exporter.sharding import Shard
-from exporter.sources import SourceError
+from exporter.config.accounts import AccountSpec, parse_accounts
+from exporter.core.report import parse_report
+from exporter.core.sharding import Shard
+from exporter.sources.aws.account_source import AwsAccountSource
+from exporter.sources.aws.assume_role import assume_role_session
+from exporter.sources.aws.clients import ClientSettings
+from exporter.sources.aws.directory import AccountDirectory, account_sources
+from exporter.sources.aws.organizations import discover_accounts
+from exporter.sources.base import SourceError
 from tests.accounts.conftest import MEMBERS, Org
 
 pytestmark = pytest.mark.slow
@@ -168,8 +168,8 @@ def test_roles_used_and_unused_from_moto(org: Org) -> None:
 
     from datetime import timedelta
 
-    from exporter.account_checks import evaluate_account, role_name
-    from exporter.accounts import RoleAudit
+    from exporter.core.account_checks import evaluate_account, role_name
+    from exporter.core.policy import RoleAudit
 
     later = roles["forgotten"].created + timedelta(days=100)
     ev = evaluate_account(

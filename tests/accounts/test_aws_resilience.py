@@ -6,10 +6,10 @@ from __future__ import annotations
 import botocore.session
 import pytest
 
-from exporter.accounts import AccountSpec
-from exporter.aws.account_source import AwsAccountSource
-from exporter.aws.clients import ClientSettings
-from exporter.sources import SourceError
+from exporter.config.accounts import AccountSpec
+from exporter.sources.aws.account_source import AwsAccountSource
+from exporter.sources.aws.clients import ClientSettings
+from exporter.sources.base import SourceError
 from tests.support.fault_proxy import FaultProxy
 
 pytestmark = pytest.mark.slow

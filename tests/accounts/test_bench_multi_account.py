@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from benchmarks import bench_multi_account as bench
-from exporter.account_records import AccountDetails
-from exporter.report import parse_report
+from exporter.core.account_records import AccountDetails
+from exporter.core.report import parse_report
 
 
 def test_fake_account_answers_like_an_aws_account() -> None:

@@ -11,15 +11,16 @@ from pathlib import Path
 import boto3
 import pytest
 
-from exporter.accounts import parse_accounts
-from exporter.aws.clients import ClientSettings
-from exporter.aws.targets import AccountDirectory
 from exporter.config import config_from_dict
+from exporter.config.accounts import parse_accounts
 from exporter.daemon.accounts import AccountsWiring
 from exporter.daemon.exposition import ExpositionOptions
 from exporter.daemon.refresh import AccountTarget, Refresher
 from exporter.daemon.snapshot import Snapshot
-from exporter.demo import (
+from exporter.sources.aws.clients import ClientSettings
+from exporter.sources.aws.directory import AccountDirectory
+from exporter.sources.base import FileReportSource
+from exporter.sources.demo import (
     DEMO_ACCOUNT_ID,
     DEMO_ACCOUNT_NAME,
     DEMO_ACCOUNTS,
@@ -27,7 +28,6 @@ from exporter.demo import (
     DEMO_SANDBOX,
     DemoSource,
 )
-from exporter.sources import FileReportSource
 from tests.accounts.conftest import MEMBERS, Org
 from tests.accounts.test_aws_accounts import denied_sts
 from tests.support.exporter_process import parse_samples, sample_value, start_exporter

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exporter.accounts import AccountSpec
-from exporter.sharding import Shard, add_shard_arguments, shard_from_args, shard_of
+from exporter.config.accounts import AccountSpec
+from exporter.core.sharding import Shard, add_shard_arguments, shard_from_args, shard_of
 
 account_ids = st.lists(st.from_regex(r"\A\d{12}\Z"), unique=True, max_size=300)
 

@@ -6,8 +6,8 @@ import csv
 import io
 
 from benchmarks.synthetic import ACCOUNT_ID, HEADER, generate_report
-from exporter.records import ROOT_USER, Special
-from exporter.report import COLUMNS, parse_report
+from exporter.core.records import ROOT_USER, Special
+from exporter.core.report import COLUMNS, parse_report
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes() -> None:

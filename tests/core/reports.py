@@ -11,7 +11,7 @@ import csv
 import io
 from datetime import datetime, timedelta, timezone
 
-from exporter.report import COLUMNS
+from exporter.core.report import COLUMNS
 
 ACCOUNT = "111122223333"
 AS_OF = datetime(2026, 11, 24, 12, 0, 0, tzinfo=timezone.utc)

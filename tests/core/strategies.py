@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 from hypothesis import strategies as st
 
-from exporter.report import COLUMNS
+from exporter.core.report import COLUMNS
 from tests.core.reports import ACCOUNT, AS_OF
 
 NAME_CHARS = string.ascii_letters + string.digits + "+=,.@_-"

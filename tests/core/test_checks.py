@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from exporter.checks import CATALOGUE, CHECKS
 from exporter.config import Config, config_from_dict
-from exporter.evaluate import evaluate
-from exporter.findings import SEVERITIES, Finding
-from exporter.report import parse_report
+from exporter.core.checks import CATALOGUE, CHECKS
+from exporter.core.evaluate import evaluate
+from exporter.core.findings import SEVERITIES, Finding
+from exporter.core.report import parse_report
 from tests.core.reports import ACCOUNT, AS_OF, key, report, root_row, ts, user_row
 
 

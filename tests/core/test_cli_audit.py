@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from exporter.cli import main
+from exporter.cli.main import main
 from tests.core.reports import AS_OF_TEXT, FIXTURES, key, report, root_row, ts, user_row
 
 REPORTS = FIXTURES / "reports"
@@ -255,7 +255,7 @@ def test_bad_config_exit_2_with_one_line(tmp_path: Path) -> None:
 
 
 def test_one_bad_file_among_good_ones_still_prints_and_exits_2(tmp_path: Path) -> None:
-    # A named file that cannot be read is an error; failing *accounts* are not (issue 5).
+    # A named file that cannot be read is an error; failing *accounts* are not.
     proc = cli("audit", "--report-file", REAL, "--report-file", str(tmp_path / "gone.csv"),
                "--as-of", AS_OF_TEXT)  # fmt: skip
     assert proc.returncode == 2

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from exporter.checks import CHECKS
 from exporter.config import Config, ConfigError, config_from_dict, load_config
-from exporter.evaluate import evaluate
-from exporter.report import parse_report
+from exporter.core.checks import CHECKS
+from exporter.core.evaluate import evaluate
+from exporter.core.report import parse_report
 from tests.core.reports import AS_OF, key, report, root_row, user_row
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "configuration.example.yaml"

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from exporter.cli import main
-from exporter.diff import CHANGE_KINDS, Change, diff_reports
-from exporter.report import parse_report
+from exporter.cli.main import main
+from exporter.core.diff import CHANGE_KINDS, Change, diff_reports
+from exporter.core.report import parse_report
 from tests.core.reports import FIXTURES, key, report, root_row, ts, user_row
 
 REPORTS = FIXTURES / "reports"

@@ -1,4 +1,4 @@
-"""docs/checks.md agrees with the catalogue in exporter/checks.py."""
+"""docs/checks.md agrees with the catalogue in exporter/core/checks.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.checks import CATALOGUE, CheckSpec
+from exporter.core.checks import CATALOGUE, CheckSpec
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "checks.md").read_text(encoding="utf-8")
 

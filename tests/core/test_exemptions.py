@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from exporter.config import config_from_dict
-from exporter.evaluate import Evaluation, evaluate
-from exporter.report import parse_report
+from exporter.core.evaluate import Evaluation, evaluate
+from exporter.core.report import parse_report
 from tests.core.reports import AS_OF, key, report, root_row, ts, user_row
 
 ROWS = (

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.cli import main
+from exporter.cli.main import main
 from tests.core.reports import AS_OF_TEXT, FIXTURES
 
 REPORTS = FIXTURES / "reports"

@@ -14,8 +14,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from exporter.aws.report_fetch import IamReportFetcher
-from exporter.sources import SourceError
+from exporter.sources.aws.report_fetch import IamReportFetcher
+from exporter.sources.base import SourceError
 from tests.core.reports import report, root_row
 
 CONTENT = report(root_row())

@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exporter.config import Config
-from exporter.diff import diff_reports
-from exporter.evaluate import evaluate
-from exporter.records import CredentialReport
-from exporter.report import COLUMNS, ReportFormatError, parse_report
+from exporter.core.diff import diff_reports
+from exporter.core.evaluate import evaluate
+from exporter.core.records import CredentialReport
+from exporter.core.report import COLUMNS, ReportFormatError, parse_report
 from tests.core.reports import AS_OF, report
 from tests.core.strategies import report_rows
 

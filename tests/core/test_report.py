@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from exporter.records import ROOT_USER, CredentialRecord, Special
-from exporter.report import COLUMNS, ReportFormatError, parse_report, parse_timestamp
+from exporter.core.records import ROOT_USER, CredentialRecord, Special
+from exporter.core.report import COLUMNS, ReportFormatError, parse_report, parse_timestamp
 from tests.core.reports import ACCOUNT, FIXTURES, report, root_row, user_row
 
 REPORTS = FIXTURES / "reports"

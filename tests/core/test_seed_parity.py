@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from benchmarks.seed_script import seed_audit
 from exporter.config import Config
-from exporter.evaluate import evaluate
-from exporter.report import parse_report
+from exporter.core.evaluate import evaluate
+from exporter.core.report import parse_report
 from tests.core.reports import AS_OF, FIXTURES, key, report, root_row
 from tests.core.strategies import report_rows
 

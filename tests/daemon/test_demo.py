@@ -9,12 +9,14 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from exporter.account_checks import evaluate_account
-from exporter.accounts import RoleAudit
-from exporter.analyse import Analysis, analyse
-from exporter.checks import CATALOGUE
 from exporter.config import Config
-from exporter.demo import (
+from exporter.core.account_checks import evaluate_account
+from exporter.core.analyse import Analysis, analyse
+from exporter.core.checks import CATALOGUE
+from exporter.core.policy import RoleAudit
+from exporter.core.records import ROOT_USER
+from exporter.core.report import COLUMNS, parse_report
+from exporter.sources.demo import (
     DEMO_ACCOUNT_ID,
     DEMO_ACCOUNTS,
     DEMO_PRODUCTION,
@@ -24,8 +26,6 @@ from exporter.demo import (
     demo_details,
     demo_report_csv,
 )
-from exporter.records import ROOT_USER
-from exporter.report import COLUMNS, parse_report
 from tests.daemon.reports import NOW
 
 

@@ -9,9 +9,9 @@ from datetime import timedelta
 from prometheus_client import CollectorRegistry
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_families
 
-from exporter.analyse import analyse
-from exporter.checks import CATALOGUE
 from exporter.config import Config, config_from_dict
+from exporter.core.analyse import analyse
+from exporter.core.checks import CATALOGUE
 from exporter.daemon.exposition import (
     ExpositionOptions,
     LiveMetrics,
@@ -23,7 +23,7 @@ from exporter.daemon.exposition import (
     wants_openmetrics,
 )
 from exporter.daemon.snapshot import AccountState
-from exporter.sources import FetchedReport
+from exporter.sources.base import FetchedReport
 from tests.daemon.reports import ACCOUNT, NOW, report_csv, root_row, sample_report, user_row
 from tests.support.exporter_process import parse_samples, sample_value
 

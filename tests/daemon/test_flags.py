@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from exporter.cli import build_parser
-from exporter.commands.serve import FLAGS, resolve_flags
+from exporter.cli.main import build_parser
+from exporter.cli.serve import FLAGS, resolve_flags
 from exporter.config import ConfigError, config_from_dict
 
 

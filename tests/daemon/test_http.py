@@ -14,7 +14,7 @@ from exporter.config import Config
 from exporter.daemon.app import Daemon, DaemonSettings, Hooks
 from exporter.daemon.http import parse_listen_address
 from exporter.daemon.refresh import AccountTarget
-from exporter.sources import FetchedReport
+from exporter.sources.base import FetchedReport
 from tests.daemon.reports import ACCOUNT, NOW, sample_report
 
 

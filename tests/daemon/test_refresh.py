@@ -11,7 +11,7 @@ import pytest
 from exporter.config import Config
 from exporter.daemon.refresh import AccountTarget, Refresher
 from exporter.daemon.snapshot import AccountState
-from exporter.sources import FetchedReport, SourceError
+from exporter.sources.base import FetchedReport, SourceError
 from tests.daemon.reports import NOW, report_csv, root_row, sample_report, user_row
 from tests.support.exporter_process import parse_samples, sample_value
 

@@ -16,8 +16,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from exporter.checks import CATALOGUE
-from exporter.demo import DEMO_ACCOUNTS, DEMO_PRODUCTION, DEMO_SANDBOX
+from exporter.core.checks import CATALOGUE
+from exporter.sources.demo import DEMO_ACCOUNTS, DEMO_PRODUCTION, DEMO_SANDBOX
 from tests.daemon.reports import sample_report
 from tests.support.exporter_process import (
     ExporterProcess,

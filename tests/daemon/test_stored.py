@@ -5,18 +5,17 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from exporter.account_audit import merge_two
-from exporter.analyse import Analysis, analyse
 from exporter.config import config_from_dict
+from exporter.core.analyse import Analysis, analyse
+from exporter.core.evaluate import Evaluation, merge
+from exporter.core.findings import Finding
 from exporter.daemon.accounts import AccountsWiring
 from exporter.daemon.exposition import ExpositionOptions, render
 from exporter.daemon.landing import render_landing
 from exporter.daemon.refresh import AccountTarget, Refresher
 from exporter.daemon.snapshot import AccountState, Snapshot
 from exporter.daemon.stored import StoredAnalysis, compress, store
-from exporter.evaluate import Evaluation
-from exporter.findings import Finding
-from exporter.sources import FetchedReport, SourceError
+from exporter.sources.base import FetchedReport, SourceError
 from tests.daemon.reports import NOW, report_csv, root_row, sample_report, user_row
 
 A, B = "111111111111", "222222222222"
@@ -47,7 +46,7 @@ def add_roles(target: AccountTarget, state: AccountState, now: object) -> Accoun
         return state
     found = (role_finding(state.account_id, "b"), role_finding(state.account_id, "a"))
     more = Evaluation(found, (), (), ())
-    analysis = Analysis(state.analysis.report, merge_two(state.analysis.evaluation, more))
+    analysis = Analysis(state.analysis.report, merge(state.analysis.evaluation, more))
     return replace(state, analysis=analysis)
 
 
@@ -55,7 +54,7 @@ def test_a_stored_analysis_rebuilds_exactly_what_was_dropped() -> None:
     content = sample_report(30, A)
     base = analyse(FetchedReport(content, NOW), CONFIG, NOW)
     extra = Evaluation((role_finding(A, "x"),), (), (), ())
-    final = Analysis(base.report, merge_two(base.evaluation, extra))
+    final = Analysis(base.report, merge(base.evaluation, extra))
     stored = store(final, compress(content), base, CONFIG, NOW)
     assert isinstance(stored, StoredAnalysis)
     assert len(stored.content) < len(content) / 2

@@ -73,7 +73,7 @@ def test_template_passes_cfn_lint() -> None:
 
 
 def test_template_passes_cfn_lint_in_every_partition() -> None:
-    """aws, aws-cn and aws-us-gov: the exporter supports all three (issue 5)."""
+    """aws, aws-cn and aws-us-gov: the exporter supports all three."""
     regions = ["us-east-1", "eu-west-1", "cn-north-1", "us-gov-west-1"]
     result = subprocess.run(
         [tool("cfn-lint"), "--format", "parseable", "--regions", *regions, "--", str(TEMPLATE)],
@@ -159,9 +159,9 @@ HELPERS = {"AssumeRoleCredentialFetcher": "sts:AssumeRole"}
 
 
 def aws_calls() -> set[str]:
-    """IAM actions for the AWS operations exporter/aws/ calls (methods and paginators)."""
+    """IAM actions for the AWS operations exporter/sources/aws/ calls (methods and paginators)."""
     names: set[str] = set()
-    for path in (REPO / "exporter" / "aws").rglob("*.py"):
+    for path in (REPO / "exporter" / "sources" / "aws").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Attribute):
                 names.add(node.attr)
@@ -191,13 +191,15 @@ def test_every_aws_call_of_the_exporter_is_granted() -> None:
     assert {"iam:GenerateCredentialReport", "iam:GetCredentialReport", "sts:AssumeRole"} <= calls
     for call in calls:
         owner = SERVICES[call.split(":")[0]]
-        assert call in granted()[owner], f"{call} is called by exporter/aws/ but not in {owner}"
+        assert call in granted()[owner], (
+            f"{call} is called by exporter/sources/aws/ but not in {owner}"
+        )
 
 
 def test_every_granted_action_is_used() -> None:
     """Least privilege: the policies grant nothing the exporter does not call."""
     unused = (granted()["reader"] | granted()["management"]) - aws_calls()
-    assert not unused, f"granted but never called by exporter/aws/: {sorted(unused)}"
+    assert not unused, f"granted but never called by exporter/sources/aws/: {sorted(unused)}"
 
 
 def test_irsa_trust_policy_names_the_kubernetes_service_account(base: Manifests) -> None:

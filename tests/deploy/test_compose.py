@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from exporter import __version__
-from exporter.cli import build_parser
-from exporter.commands.serve import DEFAULT_PORT, resolve_flags
+from exporter.cli.main import build_parser
+from exporter.cli.serve import DEFAULT_PORT, resolve_flags
 from exporter.config import Config
 from tests.deploy.compose import COMPOSE_FILE, flag, load, mounts, to_host
 from tests.deploy.dockerfile import instructions

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from exporter import __version__
-from exporter.cli import build_parser
-from exporter.commands.serve import DEFAULT_PORT
+from exporter.cli.main import build_parser
+from exporter.cli.serve import DEFAULT_PORT
 from tests.deploy.dockerfile import DockerIgnore, Instruction, copy_sources, instructions
 from tests.deploy.paths import REPO, tool
 from tests.support.net import free_port, wait_http
@@ -170,7 +170,7 @@ def test_dockerignore_keeps_tests_and_caches_out() -> None:
         assert ignore.excluded(path), path
     for path in ("exporter/__pycache__/cli.cpython-311.pyc", "exporter/x.pyc"):
         assert ignore.excluded(path), path
-    assert not ignore.excluded("exporter/cli.py")
+    assert not ignore.excluded("exporter/cli/main.py")
 
 
 def image_pip_install(context: str) -> list[str]:

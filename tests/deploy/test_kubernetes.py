@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from exporter import __version__
-from exporter.cli import build_parser
-from exporter.commands.serve import DEFAULT_PORT, FLAGS, resolve_flags
+from exporter.cli.main import build_parser
+from exporter.cli.serve import DEFAULT_PORT, FLAGS, resolve_flags
 from exporter.config import load_config
 from exporter.daemon.http import HEALTH_PATHS
 from tests.deploy.conftest import Manifests

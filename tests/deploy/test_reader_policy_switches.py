@@ -8,8 +8,8 @@ from typing import Any
 import botocore.session
 import pytest
 
-from exporter.accounts import AccountSpec, parse_accounts
-from exporter.aws.account_source import AwsAccountSource
+from exporter.config.accounts import AccountSpec, parse_accounts
+from exporter.sources.aws.account_source import AwsAccountSource
 from tests.deploy.paths import REPO
 
 ACCOUNT = "123456789012"  # moto's default account

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from exporter.analyse import analyse
-from exporter.aws import ClientSettings, IamReportFetcher, make_client
 from exporter.config import Config
-from exporter.sources import SourceError
+from exporter.core.analyse import analyse
+from exporter.sources.aws import ClientSettings, IamReportFetcher, make_client
+from exporter.sources.base import SourceError
 from tests.support.fault_proxy import FaultProxy, reset_moto
 from tests.support.report_faults import drop_column, garble, truncate
 

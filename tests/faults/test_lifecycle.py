@@ -16,8 +16,8 @@ import pytest
 from exporter.config import Config
 from exporter.daemon.app import Daemon, DaemonSettings
 from exporter.daemon.refresh import AccountTarget
-from exporter.demo import DemoSource
-from exporter.sources import FileReportSource
+from exporter.sources.base import FileReportSource
+from exporter.sources.demo import DemoSource
 from tests.support.aws_exporter import moto_behind_proxy
 from tests.support.exporter_process import start_exporter
 from tests.support.moto import aws_env

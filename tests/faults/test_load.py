@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.bench_load import scrape_concurrently
-from exporter.demo import DemoSource
+from exporter.sources.demo import DemoSource
 from tests.support.exporter_process import exporter_process
 
 pytestmark = pytest.mark.slow

@@ -15,8 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from exporter import state as state_module
-from exporter.state import STATE_FORMAT, SavedReport, StateError, StateStore, atomic_write
+from exporter.daemon import state_store as state_module
+from exporter.daemon.state_store import (
+    STATE_FORMAT,
+    SavedReport,
+    StateError,
+    StateStore,
+    atomic_write,
+)
 from tests.support.exporter_process import REPO
 
 WHEN = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
@@ -136,7 +142,7 @@ def test_temp_files_left_by_a_crash_are_ignored_and_removed(tmp_path: Path) -> N
 _WRITER = """
 import sys
 from datetime import datetime, timezone
-from exporter.state import SavedReport, StateStore
+from exporter.daemon.state_store import SavedReport, StateStore
 store = StateStore(sys.argv[1])
 when = datetime.now(timezone.utc)
 i = 0

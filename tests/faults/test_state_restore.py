@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from exporter.account_records import AccountDetails, AccountDetailsSource
 from exporter.config import Config
+from exporter.core.account_records import AccountDetails, AccountDetailsSource
 from exporter.daemon.exposition import ExpositionOptions
+from exporter.daemon.persistence import RecordingSource, StatePersistence, recording
 from exporter.daemon.refresh import AccountTarget, Refresher
-from exporter.demo import DemoSource
-from exporter.sources import FetchedReport, FileReportSource
-from exporter.state import StateStore
-from exporter.state_restore import RecordingSource, StatePersistence, recording
+from exporter.daemon.state_store import StateStore
+from exporter.sources.base import FetchedReport, FileReportSource
+from exporter.sources.demo import DemoSource
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 

@@ -25,7 +25,7 @@ import boto3
 import pytest
 import yaml
 
-from exporter.demo import DEMO_PRODUCTION, DEMO_SANDBOX
+from exporter.sources.demo import DEMO_PRODUCTION, DEMO_SANDBOX
 from tests.rules.promql import ALERTMANAGER_DIR, RULE_FILES, alerts
 from tests.support.alertmanager import Alertmanager, HttpSink, alertmanager, http_sink
 from tests.support.exporter_process import exporter_process

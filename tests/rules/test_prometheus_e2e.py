@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from exporter.demo import DEMO_PRODUCTION, DEMO_SANDBOX
+from exporter.sources.demo import DEMO_PRODUCTION, DEMO_SANDBOX
 from tests.rules.promql import (
     DASHBOARD_FILES,
     GRAFANA_BUILTINS,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.demo import demo_report_csv
+from exporter.sources.demo import demo_report_csv
 from tests.rules.promql import RULE_FILES
 from tests.support.exporter_process import exporter_process
 from tests.support.prometheus import PrometheusServer, prometheus

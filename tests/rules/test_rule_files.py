@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from exporter.findings import SEVERITIES
+from exporter.core.findings import SEVERITIES
 from tests.rules.promql import (
     REPO,
     RULE_FILES,

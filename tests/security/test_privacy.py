@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from exporter.privacy import KEY_ENV, PrivacyError, UserLabeler, load_hash_key, make_labeler
-from exporter.records import ROOT_USER
+from exporter.core.records import ROOT_USER
+from exporter.daemon.labels import KEY_ENV, PrivacyError, UserLabeler, load_hash_key, make_labeler
 
 KEY = b"0123456789abcdef-test-key"
 

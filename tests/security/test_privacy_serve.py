@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from exporter.demo import DemoSource
-from exporter.privacy import KEY_ENV, hash_user
-from exporter.records import ROOT_USER
-from exporter.report import parse_report
+from exporter.core.records import ROOT_USER
+from exporter.core.report import parse_report
+from exporter.daemon.labels import KEY_ENV, hash_user
+from exporter.sources.demo import DemoSource
 from tests.support.exporter_process import REPO, Samples, exporter_process
 
 pytestmark = pytest.mark.slow

@@ -9,8 +9,8 @@ from pathlib import Path
 import bcrypt
 import yaml
 
-from exporter.privacy import hash_user
-from exporter.sources import REASONS
+from exporter.daemon.labels import hash_user
+from exporter.sources.base import REASONS
 from exporter.web.webconfig import parse_web_config
 
 README = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")

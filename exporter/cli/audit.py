@@ -1,0 +1,92 @@
+"""``audit``: a one-shot report of findings, with CI-friendly exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+from exporter.cli.common import add_format_flag, output_format, parse_instant
+from exporter.cli.output import render_audit
+from exporter.config import Config, load_config
+from exporter.core.evaluate import Evaluation, merge
+from exporter.core.findings import SEVERITIES, at_or_above
+from exporter.sources.base import FileReportSource, ReportSource, SourceError
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "audit",
+        help="audit credential reports once and print the findings",
+        description="Audit the IAM credential report once. Reads --report-file(s), or the "
+        "live account(s) through the AWS SDK's usual credentials (see 'accounts' in the "
+        "config). Exit codes: 0 no finding at or above --fail-on, 1 some finding at or above "
+        "it, 2 error (a --report-file that cannot be read, or no account could be audited; "
+        "accounts that fail are listed on stderr).",
+    )
+    p.add_argument(
+        "--report-file",
+        action="append",
+        metavar="PATH",
+        help="read a saved credential report ('-' for standard input); repeatable",
+    )
+    p.add_argument("--config", metavar="FILE", help="YAML configuration file")
+    p.add_argument(
+        "--as-of",
+        type=parse_instant,
+        metavar="ISO8601",
+        help="evaluate ages as of this time (default: now, UTC)",
+    )
+    add_format_flag(p)
+    p.add_argument(
+        "--fail-on",
+        choices=SEVERITIES,
+        metavar="SEVERITY",
+        help="exit 1 when a finding is at or above SEVERITY (critical, high, medium, low)",
+    )
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    now: datetime = (args.as_of or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    sources = audit_sources(args.report_file, config)
+    results, failed = audit_all(sources, config, now)
+    if not results:
+        if len(failed) == 1:  # one source: one line, that names it
+            f = failed[0]
+            where = "" if f["account"] in f["message"] else f"{f['account']}: "
+            raise SourceError(f["reason"], where + f["message"])
+        for f in failed:
+            print(f"{f['account']}: {f['reason']}: {f['message']}", file=sys.stderr)
+        raise SourceError("error", "no account could be audited")
+    merged = merge(*results)
+    sys.stdout.write(render_audit(output_format(args.format), now, merged, failed))
+    for f in failed:
+        print(f"could not audit {f['account']} ({f['reason']}): {f['message']}", file=sys.stderr)
+    if failed and args.report_file:
+        return 2  # a named file that cannot be read is an error, whatever the others found
+    # Accounts: the failed ones are listed above; exit 2 only if none was audited.
+    if args.fail_on and any(at_or_above(f.severity, args.fail_on) for f in merged.findings):
+        return 1
+    return 0
+
+
+def audit_sources(paths: list[str] | None, config: Config) -> list[tuple[str, ReportSource]]:
+    if paths:
+        if paths.count("-") > 1:
+            raise ValueError("--report-file - (standard input) can be given only once")
+        return [(p, FileReportSource(p)) for p in paths]
+    from exporter.sources.aws.directory import account_sources  # the accounts: section
+
+    return account_sources(config)
+
+
+def audit_all(
+    sources: list[tuple[str, ReportSource]], config: Config, now: datetime
+) -> tuple[list[Evaluation], list[dict[str, str]]]:
+    # In parallel, with a progress bar on a TTY; role and account checks included.
+    from exporter.cli.audit_accounts import audit_accounts
+
+    return audit_accounts(sources, config, now)

@@ -1,1 +1,0 @@
-"""One module per sub-command: ``add_parser(subparsers)`` and ``run(args) -> exit code``."""

@@ -1,0 +1,188 @@
+"""The YAML configuration: checks, exemptions, account sources and flag defaults.
+
+``config_from_dict`` is pure and does all validation; every error names the
+offending key, e.g. ``checks.password_unused.max_idle_days``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from exporter.config.accounts import AccountsConfig, parse_accounts
+from exporter.config.errors import ConfigError
+from exporter.core.checks import CHECKS
+from exporter.core.exemptions import Exemption
+from exporter.core.findings import SEVERITIES
+from exporter.core.policy import CheckConfig, Policy, default_checks
+
+TOP_LEVEL_KEYS = ("flags", "checks", "exemptions", "accounts")
+USER_KINDS = ("human", "programmatic")
+# A century: beyond it a threshold means "never", and dates would leave datetime's range.
+MAX_DAYS = 36_500
+
+
+@dataclass(frozen=True)
+class Config(Policy):
+    """The whole validated configuration: the evaluation policy plus where to look."""
+
+    flags: Mapping[str, Any] = field(default_factory=dict)
+    accounts: AccountsConfig = field(default_factory=AccountsConfig)
+
+
+def load_config(path: str | Path | None) -> Config:
+    if path is None:
+        return Config()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {path}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path} is not valid YAML: {_yaml_problem(err)}") from None
+    return config_from_dict(data, source=str(path))
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """PyYAML's message on one line: what is wrong, and where."""
+    if isinstance(err, yaml.MarkedYAMLError):
+        mark = err.problem_mark or err.context_mark
+        what = " ".join(p for p in (err.context, err.problem) if p) or "syntax error"
+        if mark is not None:
+            return f"{what} (line {mark.line + 1}, column {mark.column + 1})"
+        return what
+    return " ".join(str(err).split())
+
+
+def config_from_dict(data: Any, source: str = "config") -> Config:
+    if data is None:
+        data = {}
+    _require_mapping(data, source)
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            raise ConfigError(
+                f"{source}: unknown key {key!r} (expected one of: {', '.join(TOP_LEVEL_KEYS)})"
+            )
+    flags = _or_default(data.get("flags"), {})
+    _require_mapping(flags, "flags")
+    accounts = parse_accounts(data.get("accounts"))
+    return Config(
+        checks=_checks(_or_default(data.get("checks"), {})),
+        exemptions=_exemptions(_or_default(data.get("exemptions"), [])),
+        flags={str(k): v for k, v in flags.items()},
+        accounts=accounts,
+        roles=accounts.roles,
+    )
+
+
+def _checks(raw: Any) -> dict[str, CheckConfig]:
+    _require_mapping(raw, "checks")
+    checks = default_checks()
+    for cid, body in raw.items():
+        where = f"checks.{cid}"
+        if cid not in CHECKS:
+            raise ConfigError(f"{where}: unknown check (known: {', '.join(CHECKS)})")
+        checks[cid] = _check(where, CHECKS[cid].thresholds, checks[cid], _or_default(body, {}))
+    return checks
+
+
+def _check(where: str, known: Mapping[str, int], base: CheckConfig, body: Any) -> CheckConfig:
+    _require_mapping(body, where)
+    allowed = ("enabled", "severity", *known, *(USER_KINDS if known else ()))
+    for key in body:
+        if key not in allowed:
+            raise ConfigError(f"{where}.{key}: unknown setting (allowed: {', '.join(allowed)})")
+    enabled = body.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"{where}.enabled: must be true or false, got {enabled!r}")
+    severity = body.get("severity", base.severity)
+    if severity not in SEVERITIES:
+        raise ConfigError(
+            f"{where}.severity: must be one of {', '.join(SEVERITIES)}, got {severity!r}"
+        )
+    common = {**known, **_thresholds(where, known, {k: body[k] for k in known if k in body})}
+    per_kind = {
+        kind: {**common, **_thresholds(f"{where}.{kind}", known, _or_default(body.get(kind), {}))}
+        for kind in USER_KINDS
+    }
+    return CheckConfig(enabled, severity, per_kind["human"], per_kind["programmatic"])
+
+
+def _thresholds(where: str, known: Mapping[str, int], raw: Any) -> dict[str, int]:
+    _require_mapping(raw, where)
+    out = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(f"{where}.{key}: unknown threshold (known: {', '.join(known)})")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DAYS:
+            raise ConfigError(
+                f"{where}.{key}: must be a whole number of days from 0 to {MAX_DAYS}, got {value!r}"
+            )
+        out[key] = value
+    return out
+
+
+def _exemptions(raw: Any) -> tuple[Exemption, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError("exemptions: must be a list")
+    return tuple(_exemption(f"exemptions[{i}]", e) for i, e in enumerate(raw))
+
+
+def _exemption(where: str, raw: Any) -> Exemption:
+    _require_mapping(raw, where)
+    allowed = ("user", "arn", "checks", "reason", "expires")
+    for key in raw:
+        if key not in allowed:
+            raise ConfigError(f"{where}.{key}: unknown setting (allowed: {', '.join(allowed)})")
+    if ("user" in raw) == ("arn" in raw):
+        raise ConfigError(f"{where}: give exactly one of 'user' or 'arn' (a glob pattern)")
+    kind = "user" if "user" in raw else "arn"
+    pattern = raw[kind]
+    if not isinstance(pattern, str) or not pattern:
+        raise ConfigError(f"{where}.{kind}: must be a non-empty glob pattern, got {pattern!r}")
+    reason = raw.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise ConfigError(f"{where}.reason: required, a non-empty string")
+    checks = raw.get("checks")
+    if checks is not None:
+        if not isinstance(checks, list) or not checks:
+            raise ConfigError(f"{where}.checks: must be a non-empty list of check ids")
+        for cid in checks:
+            if not isinstance(cid, str) or cid not in CHECKS:
+                raise ConfigError(f"{where}.checks: unknown check {cid!r}")
+    return Exemption(
+        pattern=pattern,
+        by_arn="arn" in raw,
+        checks=frozenset(checks) if checks else None,
+        reason=reason.strip(),
+        expires=_date(f"{where}.expires", raw.get("expires")),
+    )
+
+
+def _date(where: str, value: Any) -> date | None:
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ConfigError(f"{where}: must be a date such as 2027-01-31, got {value!r}")
+
+
+def _or_default(value: Any, default: Any) -> Any:
+    """An empty YAML key (``checks:``) means the default; ``0`` or ``[]`` do not."""
+    return default if value is None else value
+
+
+def _require_mapping(value: Any, where: str) -> None:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: must be a mapping, got {type(value).__name__}")

@@ -1,0 +1,1 @@
+"""Where credential reports come from: files, the demo, and AWS (``sources.aws``)."""

@@ -1,0 +1,143 @@
+"""One AWS account as a source: its credential report, roles and account facts.
+
+Clients are made once and reused across refreshes (botocore clients are
+thread-safe); assumed-role credentials refresh themselves. Every failure leaves
+as a ``SourceError`` whose reason names it, ``role_missing`` when the role could
+not be assumed. Throttled responses are counted (botocore's standard retry mode
+retries them) instead of failing the refresh.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, TypeVar
+
+import boto3
+import botocore.session
+
+from exporter.config.accounts import AccountSpec
+from exporter.core.account_records import AccountDetails, AccountFacts, RoleRecord
+from exporter.core.policy import RoleAudit
+from exporter.sources.aws.account_facts import fetch_account_facts
+from exporter.sources.aws.assume_role import ClientCreator, assume_role_session, ensure_credentials
+from exporter.sources.aws.clients import ClientSettings, make_client
+from exporter.sources.aws.errors import THROTTLING_CODES, classify
+from exporter.sources.aws.report_fetch import IamReportFetcher
+from exporter.sources.aws.roles import fetch_roles
+from exporter.sources.base import FetchedReport, SourceError
+
+T = TypeVar("T")
+# botocore sessions are not safe for concurrent client creation; creation is rare.
+_CREATE_LOCK = threading.Lock()
+
+
+class AwsAccountSource:
+    def __init__(
+        self,
+        spec: AccountSpec,
+        base: botocore.session.Session,
+        settings: ClientSettings | None = None,
+        roles: RoleAudit | None = None,
+        account_checks: bool = True,
+        sts_client_creator: ClientCreator | None = None,
+        poll_deadline: float = 120.0,
+    ) -> None:
+        self.spec = spec
+        self.key = spec.key
+        self.name = spec.name
+        self._base = base
+        # Each account's clients live in its own region (and so its partition).
+        self._settings = replace(settings or ClientSettings(), region=spec.region)
+        self._poll_deadline = poll_deadline
+        self._roles = roles or RoleAudit()
+        self._account_checks = account_checks
+        self._sts_client_creator = sts_client_creator
+        self._lock = threading.Lock()
+        self._session: boto3.session.Session | None = None
+        self._iam: Any = None
+        self._account_id = spec.account_id
+        self._throttled = 0
+
+    @property
+    def throttled_total(self) -> int:
+        """Throttled AWS responses seen so far (each was retried, or failed the call)."""
+        return self._throttled
+
+    def fetch(self) -> FetchedReport:
+        return self._call(lambda iam: IamReportFetcher(iam, self._poll_deadline).fetch())
+
+    def fetch_roles(self) -> tuple[RoleRecord, ...]:
+        return self._call(fetch_roles)
+
+    def fetch_facts(self) -> AccountFacts:
+        return self._call(
+            lambda iam: fetch_account_facts(iam, self.account_id(), self.spec.partition)
+        )
+
+    def fetch_details(self) -> AccountDetails:
+        """Roles and account facts; each part fails on its own, recorded in ``errors``."""
+        errors: list[tuple[str, str, str]] = []
+        roles = self._part("roles", self.fetch_roles, errors) if self._roles.enabled else None
+        facts = self._part("account", self.fetch_facts, errors) if self._account_checks else None
+        account_id = facts.account_id if facts else self._account_id
+        return AccountDetails(account_id, roles, facts, tuple(errors))
+
+    def account_id(self) -> str:
+        if self._account_id is None:
+            session = self._ensure_session()
+            with _CREATE_LOCK:
+                sts = make_client("sts", session, self._settings)
+            self._account_id = str(sts.get_caller_identity()["Account"])
+        return self._account_id
+
+    def _part(self, part: str, fn: Callable[[], T], errors: list[tuple[str, str, str]]) -> T | None:
+        try:
+            return fn()
+        except SourceError as err:
+            errors.append((part, err.reason, str(err)))
+            return None
+
+    def _call(self, fn: Callable[[Any], T]) -> T:
+        try:
+            return fn(self._client())
+        except Exception as err:  # every failure leaves classified
+            raise classify(err) from err
+
+    def _client(self) -> Any:
+        session = self._ensure_session()
+        if self.spec.role_arn:
+            ensure_credentials(session, self.spec.role_arn)
+        with _CREATE_LOCK:
+            if self._iam is None:
+                self._iam = make_client("iam", session, self._settings)
+                self._iam.meta.events.register("needs-retry.*", self._count_throttle)
+            return self._iam
+
+    def _ensure_session(self) -> boto3.session.Session:
+        with _CREATE_LOCK:
+            if self._session is None:
+                self._session = self._make_session()
+            return self._session
+
+    def _make_session(self) -> boto3.session.Session:
+        if not self.spec.role_arn:
+            return boto3.session.Session(botocore_session=self._base, region_name=self.spec.region)
+        return assume_role_session(
+            self.spec.role_arn,
+            self._base,
+            self._settings,
+            self.spec.session_name,
+            self.spec.external_id,
+            self._sts_client_creator,
+        )
+
+    def _count_throttle(self, response: Any = None, **_: Any) -> None:
+        # Called by botocore before each retry decision; returning None leaves it to botocore.
+        if response is None:
+            return
+        code = (response[1] or {}).get("Error", {}).get("Code", "")
+        if code in THROTTLING_CODES:
+            with self._lock:
+                self._throttled += 1

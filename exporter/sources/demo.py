@@ -1,0 +1,269 @@
+"""Built-in synthetic accounts for ``serve --demo``: no AWS, no network.
+
+Each report is written as a CSV in the real AWS format, with dates relative to
+the time of each fetch, and goes through the normal parser and checks. Two
+accounts, each consistent with itself:
+
+- ``demo-production`` looks like a real, somewhat neglected account: people with
+  and without MFA, CI and service users with old keys, leavers, and a root user
+  without MFA whose access key is in use.
+- ``demo-sandbox`` is small and better kept: root has MFA, but only a virtual
+  device (an app), so ``root_hardware_mfa_missing`` is its root finding.
+
+Account- and role-level checks (``root_hardware_mfa_missing``, ``role_unused``)
+come from other IAM APIs, not from the report. ``demo_details`` derives those
+facts from the same description as the report (root's MFA in the report and in
+the account summary agree), so the demo has findings for those checks too.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from exporter.core.account_records import AccountDetails, AccountFacts, RoleRecord
+from exporter.core.report import COLUMNS
+from exporter.sources.base import FetchedReport
+
+NA = "N/A"
+NO_INFO = "no_information"
+NOT_SUPPORTED = "not_supported"
+
+
+class _User:
+    """One row of the report. Ages are in days; a key used ``None`` days ago was never used."""
+
+    def __init__(
+        self,
+        name: str,
+        created: int,
+        password_used: int | str = NA,
+        mfa: bool = False,
+        keys: tuple[tuple[bool, int, int | None] | None, ...] = (),
+        cert: bool = False,
+        path: str = "/",
+    ) -> None:
+        self.name = name
+        self.created = created
+        self.password_used = password_used
+        self.mfa = mfa
+        self.keys = keys
+        self.cert = cert
+        self.path = path
+
+
+def _people() -> list[_User]:
+    first = ["alice", "bruno", "chen", "dara", "emeka", "fatima", "gustav", "hana", "ivan",
+             "julia", "kofi", "lena", "mateo", "noor", "olga", "pedro", "quinn", "rosa",
+             "sven", "tara"]  # fmt: skip
+    users = []
+    for i, name in enumerate(first):
+        created = 200 + 37 * i
+        # Most people log in regularly and have MFA; a few fall into every trap.
+        if i % 7 == 3:
+            users.append(_User(f"{name}@corp", created, password_used=1 + i, mfa=False))
+        elif i % 9 == 5:
+            users.append(_User(f"{name}@corp", created, password_used=150 + i, mfa=True))
+        elif i == 11:
+            users.append(_User(f"{name}@corp", created, password_used=NO_INFO, mfa=False))
+        else:
+            keys: tuple[tuple[bool, int, int | None] | None, ...] = ()
+            if i % 4 == 0:
+                keys = ((True, 20 + i, 1),)  # a developer's recent, rotated key
+            users.append(_User(f"{name}@corp", created, password_used=i % 5, mfa=True, keys=keys))
+    return users
+
+
+def _machines() -> list[_User]:
+    return [
+        _User("ci-deploy", 1100, keys=((True, 700, 0),), path="/ci/"),
+        _User("ci-terraform", 900, keys=((True, 60, 0), (True, 2, 0)), path="/ci/"),
+        _User("ci-artifacts", 500, keys=((True, 30, 0), (False, 400, 200)), path="/ci/"),
+        _User("svc-backup", 1500, keys=((True, 1400, 3),), path="/service/"),
+        _User("svc-reporting", 800, keys=((True, 780, 190),), path="/service/"),
+        _User("svc-metrics", 300, keys=((True, 45, None),), path="/service/"),
+        _User("svc-mailer", 600, keys=((True, 20, 0),), path="/service/"),
+        _User("svc-legacy-soap", 2000, keys=((True, 1900, 500),), cert=True, path="/service/"),
+        _User("svc-search", 150, keys=((True, 10, 0),), path="/service/"),
+        _User("s3-uploader", 1000, keys=((False, 800, 700),), path="/service/"),
+        _User("data-pipeline", 420, keys=((True, 400, 0), (True, 100, 1)), path="/service/"),
+        _User("former-contractor", 700, password_used=300, mfa=False, keys=((True, 650, 280),)),
+        _User("test-user-2019", 2400),
+        _User("breakglass-admin", 1000, password_used=NO_INFO, mfa=True),
+        _User("monitoring-agent", 60, keys=((True, 55, None), (True, 50, 0)), path="/service/"),
+        _User("qa-automation", 365, keys=((True, 95, 1),), path="/ci/"),
+        _User("intern-2023", 500, password_used=200, mfa=True),
+        _User("sec-scanner", 90, keys=((True, 85, 0),), path="/security/"),
+        _User("ops-oncall", 700, password_used=0, mfa=True, keys=((True, 30, 0),)),
+    ]
+
+
+def _sandbox_users() -> list[_User]:
+    return [
+        _User("amara@corp", 400, password_used=1, mfa=True),
+        _User("benji@corp", 350, password_used=6, mfa=True, keys=((True, 30, 1),)),
+        _User("carla@corp", 120, password_used=3, mfa=False),
+        _User("hackathon-2024", 420, password_used=240, mfa=True),
+        _User("sandbox-ci", 500, keys=((True, 480, 0),), path="/ci/"),
+        _User("experiment-bot", 60, keys=((True, 40, None),), path="/service/"),
+        _User("load-test", 90, keys=((True, 20, 0),), path="/service/"),
+    ]
+
+
+KeySpec = tuple[bool, int, int | None]
+
+
+@dataclass(frozen=True)
+class DemoRoot:
+    """The root user. ``mfa``: "none", "virtual" or "hardware". Ages are in days."""
+
+    created: int
+    password_used: int
+    mfa: str
+    keys: tuple[KeySpec | None, KeySpec | None] = (None, None)
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    account_id: str
+    name: str
+    root: DemoRoot
+    users: Callable[[], list[_User]]
+    # (role name, path, days since creation, days since last use or None).
+    roles: tuple[tuple[str, str, int, int | None], ...]
+
+
+DEMO_PRODUCTION = DemoAccount(
+    "123456789012",
+    "demo-production",
+    # No MFA; an active access key someone used two days ago and an inactive one;
+    # the password was used last month.
+    DemoRoot(created=2600, password_used=31, mfa="none",
+             keys=((True, 1600, 2), (False, 2000, None))),
+    lambda: _people() + _machines(),
+    (
+        ("OrganizationAccountAccessRole", "/", 900, 2),
+        ("github-actions-deploy", "/ci/", 400, 0),
+        ("legacy-etl-runner", "/", 700, 320),
+        ("vendor-audit-readonly", "/", 200, None),
+        ("AWSServiceRoleForSupport", "/aws-service-role/", 900, None),
+    ),
+)  # fmt: skip
+DEMO_SANDBOX = DemoAccount(
+    "210987654321",
+    "demo-sandbox",
+    # MFA on an authenticator app, no access keys, signed in to set that up.
+    DemoRoot(created=900, password_used=120, mfa="virtual"),
+    _sandbox_users,
+    (
+        ("OrganizationAccountAccessRole", "/", 900, 5),
+        ("sandbox-admin", "/", 300, 1),
+        ("old-experiment-lambda", "/service-role/", 400, 210),
+    ),
+)
+DEMO_ACCOUNTS = (DEMO_PRODUCTION, DEMO_SANDBOX)
+# The main demo account (the README's examples and dashboards' default).
+DEMO_ACCOUNT_ID = DEMO_PRODUCTION.account_id
+DEMO_ACCOUNT_NAME = DEMO_PRODUCTION.name
+
+
+def demo_report_csv(now: datetime, account: DemoAccount = DEMO_PRODUCTION) -> bytes:
+    """A demo account's credential report as AWS would return it at ``now``."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerow(_root_row(account, now))
+    for user in account.users():
+        writer.writerow(_user_row(account.account_id, user, now))
+    return buf.getvalue().encode("utf-8")
+
+
+def demo_details(account: DemoAccount, now: datetime) -> AccountDetails:
+    """Roles and account facts (GetAccountSummary, root's MFA kind) at ``now``,
+    agreeing with the account's report."""
+    aid = account.account_id
+    roles = tuple(
+        RoleRecord(
+            name=name,
+            arn=f"arn:aws:iam::{aid}:role{path}{name}",
+            path=path,
+            created=now - timedelta(days=created),
+            last_used=None if used is None else now - timedelta(days=used),
+            last_used_region=None if used is None else "eu-west-1",
+        )
+        for name, path, created, used in account.roles
+    )
+    mfa = account.root.mfa != "none"
+    keys = any(k is not None and k[0] for k in account.root.keys)
+    facts = AccountFacts(
+        aid,
+        root_mfa_enabled=mfa,
+        root_virtual_mfa=account.root.mfa == "virtual",
+        summary={"AccountMFAEnabled": int(mfa), "AccountAccessKeysPresent": int(keys)},
+    )
+    return AccountDetails(aid, roles, facts)
+
+
+def _iso(now: datetime, days_ago: float) -> str:
+    when = (now - timedelta(days=days_ago)).replace(microsecond=0)
+    return when.astimezone(timezone.utc).isoformat()
+
+
+def _root_row(account: DemoAccount, now: datetime) -> list[str]:
+    root = account.root
+    return [
+        "<root_account>", f"arn:aws:iam::{account.account_id}:root", _iso(now, root.created),
+        NOT_SUPPORTED, _iso(now, root.password_used), NOT_SUPPORTED, NOT_SUPPORTED,
+        "false" if root.mfa == "none" else "true",
+        *_key_cells(root.keys[0], now, region="us-east-1"),
+        *_key_cells(root.keys[1], now, region="us-east-1"),
+        "false", NA, "false", NA,
+    ]  # fmt: skip
+
+
+def _user_row(account_id: str, u: _User, now: datetime) -> list[str]:
+    has_password = u.password_used != NA
+    pw = u.password_used
+    used = _iso(now, pw) if isinstance(pw, int) else pw
+    cells = [
+        u.name, f"arn:aws:iam::{account_id}:user{u.path}{u.name}", _iso(now, u.created),
+        "true" if has_password else "false", used,
+        _iso(now, min(u.created, 80)) if has_password else NA, NA,
+        "true" if u.mfa else "false",
+    ]  # fmt: skip
+    for n in range(2):
+        key = u.keys[n] if n < len(u.keys) else None
+        cells += _key_cells(key, now)
+    cells += ["true", _iso(now, 900)] if u.cert else ["false", NA]
+    cells += ["false", NA]
+    return cells
+
+
+def _key_cells(key: KeySpec | None, now: datetime, region: str = "eu-west-1") -> list[str]:
+    if key is None:
+        return ["false", NA, NA, NA, NA]
+    active, rotated, used = key
+    if used is None:
+        return ["true" if active else "false", _iso(now, rotated), NA, NA, NA]
+    return ["true" if active else "false", _iso(now, rotated), _iso(now, used), region, "s3"]
+
+
+class DemoSource:
+    """A ``ReportSource`` that writes a fresh report of one demo account on every fetch."""
+
+    def __init__(
+        self,
+        clock: Callable[[], datetime] | None = None,
+        account: DemoAccount = DEMO_PRODUCTION,
+    ) -> None:
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self.account = account
+
+    def fetch(self) -> FetchedReport:
+        now = self._clock()
+        # AWS hands out a cached report up to 4 hours old; pretend ours is 25 minutes old.
+        generated = (now - timedelta(minutes=25)).replace(microsecond=0)
+        return FetchedReport(demo_report_csv(generated, self.account), generated)
