@@ -2,7 +2,7 @@
 # Container image of aws-iam-credential-exporter.
 #   docker build -t aws-iam-credential-exporter .
 #   docker run --read-only -p 10063:10063 aws-iam-credential-exporter serve --demo
-# Checked offline by tests/deploy/test_dockerfile.py (hadolint, structure, build context).
+# Checked offline by tests/artefacts/deploy/test_dockerfile.py (hadolint, structure, build context).
 
 ARG PYTHON_IMAGE=python:3.12-slim-bookworm
 

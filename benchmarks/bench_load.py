@@ -7,7 +7,7 @@ baseline, measured in the same run), and the same load over TLS with basic auth
 (bcrypt verdicts cached). Every request must succeed. The scrapers are threads of
 this process, so the figures are a floor of what the exporter can serve.
 
-``scrape_concurrently`` is also used by ``tests/faults/test_load.py``, which adds
+``scrape_concurrently`` is also used by ``tests/e2e/test_load.py``, which adds
 a per-body consistency check.
 """
 

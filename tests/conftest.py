@@ -9,6 +9,9 @@ import pytest
 
 from tests.support.moto import FAKE_CREDENTIALS, moto_server
 
+# The moto organisation fixtures (org, ...) serve the sources, daemon and cli tests alike.
+pytest_plugins = ["tests.support.org"]
+
 
 @pytest.fixture
 def moto_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:

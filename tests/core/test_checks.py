@@ -16,7 +16,7 @@ from exporter.core.checks import CATALOGUE, CHECKS
 from exporter.core.evaluate import evaluate
 from exporter.core.findings import SEVERITIES, Finding
 from exporter.core.report import parse_report
-from tests.core.reports import ACCOUNT, AS_OF, key, report, root_row, ts, user_row
+from tests.support.reports import ACCOUNT, AS_OF, key, report, root_row, ts, user_row
 
 
 def findings(*rows: dict[str, str], config: Config | None = None) -> list[Finding]:

@@ -14,7 +14,7 @@ import pytest
 from exporter.cli.main import main
 from exporter.core.diff import CHANGE_KINDS, Change, diff_reports
 from exporter.core.report import parse_report
-from tests.core.reports import FIXTURES, key, report, root_row, ts, user_row
+from tests.support.reports import FIXTURES, key, report, root_row, ts, user_row
 
 REPORTS = FIXTURES / "reports"
 OLD, NEW = str(REPORTS / "diff_old.csv"), str(REPORTS / "diff_new.csv")

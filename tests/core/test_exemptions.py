@@ -7,7 +7,7 @@ from typing import Any
 from exporter.config import config_from_dict
 from exporter.core.evaluate import Evaluation, evaluate
 from exporter.core.report import parse_report
-from tests.core.reports import AS_OF, key, report, root_row, ts, user_row
+from tests.support.reports import AS_OF, key, report, root_row, ts, user_row
 
 ROWS = (
     root_row(mfa_active="false"),

@@ -13,8 +13,8 @@ from exporter.core.diff import diff_reports
 from exporter.core.evaluate import evaluate
 from exporter.core.records import CredentialReport
 from exporter.core.report import COLUMNS, ReportFormatError, parse_report
-from tests.core.reports import AS_OF, report
-from tests.core.strategies import report_rows
+from tests.support.reports import AS_OF, report
+from tests.support.strategies import report_rows
 
 HEADER = ",".join(COLUMNS).encode()
 CONFIG = Config()

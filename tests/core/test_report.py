@@ -8,7 +8,7 @@ import pytest
 
 from exporter.core.records import ROOT_USER, CredentialRecord, Special
 from exporter.core.report import COLUMNS, ReportFormatError, parse_report, parse_timestamp
-from tests.core.reports import ACCOUNT, FIXTURES, report, root_row, user_row
+from tests.support.reports import ACCOUNT, FIXTURES, report, root_row, user_row
 
 REPORTS = FIXTURES / "reports"
 

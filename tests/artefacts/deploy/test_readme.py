@@ -1,0 +1,189 @@
+"""Every command of the README's "Deploy" section is run here or checked offline.
+
+- `kubectl apply -k DIR`: `kubectl kustomize DIR` is run (no cluster here) and must build.
+- `python deploy/kubernetes/generate.py`: run with `--check` (the same output, not rewritten).
+- `docker compose -f FILE ...`: no Docker engine here; the file is the one test_compose.py
+  validates, and the sub-command and its options are among those listed below.
+- `aws SERVICE OPERATION ...`: checked against botocore's model of that API (operation,
+  option names, required options, shorthand keys), `file://` paths must exist, and
+  CloudFormation parameters must exist in the template and match its AllowedPattern.
+Any other command in the section fails the test, so none goes unchecked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore import xform_name
+from botocore.model import OperationModel, StructureShape
+from cfnlint.decode import decode
+
+from tests.artefacts.deploy.compose import COMPOSE_FILE
+from tests.artefacts.deploy.paths import REPO, tool
+
+README = REPO / "README.md"
+TOOLS = ("docker ", "kubectl ", "aws ", "python ", "helm ", "kustomize ", "eksctl ")
+# docker compose options the README may use (docker compose up/down --help).
+COMPOSE_OPTIONS = {"up": {"-d", "--detach", "--build"}, "down": {"-v", "--volumes"}}
+AWS_GLOBAL = {"--query", "--output", "--region", "--profile"}
+
+
+def deploy_section() -> str:
+    text = README.read_text(encoding="utf-8")
+    start = text.index("\n## Deploy\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else None]
+
+
+def commands() -> list[str]:
+    section = deploy_section()
+    found = []
+    for block in re.findall(r"```sh\n(.*?)```", section, re.S):
+        for command in block.replace("\\\n", " ").splitlines():
+            if command.strip() and not command.lstrip().startswith("#"):
+                found.append(" ".join(command.split()))
+    prose = re.sub(r"```.*?```", "", section, flags=re.S)
+    for span in re.findall(r"`([^`]+)`", prose):
+        command = " ".join(span.split())
+        if command.startswith(TOOLS):
+            found.append(command)
+    return found
+
+
+def test_the_section_has_commands_of_each_kind() -> None:
+    kinds = {c.split()[0] for c in commands()}
+    assert kinds == {"docker", "kubectl", "aws", "python"}
+
+
+def words_of(command: str) -> list[str]:
+    return shlex.split(command)
+
+
+@pytest.mark.parametrize("command", [c for c in commands() if c.startswith("kubectl ")])
+def test_kubectl_commands_build(command: str) -> None:
+    words = words_of(command)
+    assert words[1:3] == ["apply", "-k"] and len(words) == 4, command
+    result = subprocess.run(
+        [tool("kubectl"), "kustomize", str(REPO / words[3])],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "kind: ServiceMonitor" in result.stdout
+
+
+@pytest.mark.parametrize("command", [c for c in commands() if c.startswith("python ")])
+def test_python_commands_run(command: str) -> None:
+    words = words_of(command)
+    assert words == ["python", "deploy/kubernetes/generate.py"], command
+    result = subprocess.run(
+        [sys.executable, str(REPO / words[1]), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("command", [c for c in commands() if c.startswith("docker ")])
+def test_docker_compose_commands(command: str) -> None:
+    words = words_of(command)
+    assert words[:3] == ["docker", "compose", "-f"], command
+    assert (REPO / words[3]).resolve() == COMPOSE_FILE
+    subcommand, *options = words[4:]
+    assert set(options) <= COMPOSE_OPTIONS[subcommand], command
+
+
+def shorthand(value: str) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in value.split(","))
+
+
+def option_values(words: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    current = None
+    for word in words:
+        if word.startswith("--"):
+            current = word
+            out[current] = []
+        else:
+            assert current, f"stray argument {word}"
+            out[current].append(word)
+    return out
+
+
+def check_cloudformation_parameters(values: list[str], template: dict[str, Any]) -> None:
+    for value in values:
+        pair = shorthand(value)
+        assert set(pair) == {"ParameterKey", "ParameterValue"}, value
+        parameter = template["Parameters"][pair["ParameterKey"]]
+        pattern = parameter.get("AllowedPattern")
+        if pattern:
+            assert re.fullmatch(pattern, pair["ParameterValue"]), value
+
+
+def check_aws_option(operation: OperationModel, option: str, values: list[str]) -> None:
+    shape = operation.input_shape
+    assert isinstance(shape, StructureShape)
+    members = {xform_name(name, "-"): name for name in shape.members}
+    name = option[2:]
+    assert name in members, f"{operation.name} has no option {option}"
+    member = shape.members[members[name]]
+    if values and values[0].startswith("file://"):
+        path = REPO / values[0].removeprefix("file://")
+        assert path.is_file(), values[0]
+        if path.suffix == ".json":
+            json.loads(path.read_text(encoding="utf-8"))
+    elif isinstance(member, StructureShape):
+        (value,) = values
+        assert set(shorthand(value)) <= set(member.members), f"{option} {value}"
+
+
+@pytest.mark.parametrize("command", [c for c in commands() if c.startswith("aws ")])
+def test_aws_commands_match_the_api(command: str) -> None:
+    words = words_of(command)
+    service, operation_name, rest = words[1], words[2], words[3:]
+    model = botocore.session.get_session().get_service_model(service)
+    by_cli_name = {xform_name(op, "-"): op for op in model.operation_names}
+    assert operation_name in by_cli_name, f"aws {service} has no {operation_name}"
+    operation = model.operation_model(by_cli_name[operation_name])
+    options = option_values(rest)
+    for option, values in options.items():
+        if option in AWS_GLOBAL:
+            continue
+        check_aws_option(operation, option, values)
+        if option == "--parameters":
+            template_arg = options["--template-body"][0].removeprefix("file://")
+            template, errors = decode(str(REPO / template_arg))
+            assert not errors
+            check_cloudformation_parameters(values, template)
+    shape = operation.input_shape
+    assert isinstance(shape, StructureShape)
+    for required in shape.required_members:
+        assert f"--{xform_name(required, '-')}" in options, f"{command}: missing {required}"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "aws iam create-policy --policy-name x --policy-doc file://deploy/aws/reader-policy.json",
+        "aws iam create-policy --policy-name x --policy-document file://deploy/aws/missing.json",
+        "aws iam create-role --role-name x",
+        "aws cloudformation create-stack --stack-name s --template-body "
+        "file://deploy/aws/reading-role.cfn.yaml "
+        "--parameters ParameterKey=ExporterPrincipalArn,ParameterValue=not-an-arn",
+        "aws cloudformation create-stacks --stack-name s",
+    ],
+)
+def test_aws_check_rejects_wrong_commands(command: str) -> None:
+    """The check can fail: a misspelt option or operation, a missing file, a missing
+    required option and a parameter outside the template's pattern are all caught."""
+    with pytest.raises((AssertionError, KeyError)):
+        test_aws_commands_match_the_api(command)

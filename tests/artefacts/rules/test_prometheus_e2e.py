@@ -1,0 +1,184 @@
+"""End to end: the real Prometheus scrapes real ``serve`` processes with the
+project's rule files loaded.
+
+Two exporters: ``serve --demo`` (two accounts, findings for every check) and one
+whose ``--report-file`` does not exist (every refresh fails). Every dashboard
+query, with its template variables resolved through Prometheus as Grafana would,
+must return data for the demo production account; every metric the rules and dashboards read
+must exist; the demo's credential alerts must reach ``firing``.
+
+Prometheus scrapes and evaluates every second (tests/support/prometheus.py), so
+the rules are loaded unchanged, production ``for:`` included: the credential
+state alerts have none and fire on the first evaluation; the refresh-failing
+alert (two ``--refresh.interval`` without success, then ``for: 10m``) is checked
+to be pending for the broken exporter only: it refreshes every 2s and has never
+succeeded, so it is pending once the process is 4s old.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exporter.sources.demo import DEMO_PRODUCTION, DEMO_SANDBOX
+from tests.artefacts.rules.promql import (
+    DASHBOARD_FILES,
+    GRAFANA_BUILTINS,
+    LABEL_VALUES,
+    RULE_FILES,
+    all_rules,
+    load_dashboard,
+    metric_names,
+    queries,
+    recorded_names,
+    substitute,
+    variables,
+)
+from tests.support.exporter_process import exporter_process
+from tests.support.prometheus import DEFAULT_JOB, PrometheusServer, prometheus
+
+pytestmark = pytest.mark.slow
+
+DEMO_ACCOUNT = DEMO_PRODUCTION.account_id
+SANDBOX_ACCOUNT = DEMO_SANDBOX.account_id
+
+
+@dataclass
+class Stack:
+    prom: PrometheusServer
+    broken_account: str  # the exporter names an unreadable report by its path
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    missing = tmp_path_factory.mktemp("broken") / "missing-report.csv"
+    with (
+        exporter_process("--demo") as demo,
+        exporter_process("--report-file", str(missing), "--refresh.interval", "2s") as broken,
+        prometheus([f"127.0.0.1:{demo.port}", f"127.0.0.1:{broken.port}"], RULE_FILES) as prom,
+    ):
+        prom.wait_for_data(f'count(up{{job="{DEFAULT_JOB}"}} == 1) == 2')
+        # increase() over $__rate_interval needs a few samples, and every recording
+        # rule must have been evaluated at least once.
+        prom.wait_for_data(f'count_over_time(up{{job="{DEFAULT_JOB}"}}[1m]) >= 4')
+        for name in sorted(recorded_names()):
+            prom.wait_for_data(name)
+        yield Stack(prom, str(missing))
+
+
+def _dashboard_queries() -> list[Any]:
+    params = []
+    for path in DASHBOARD_FILES:
+        for panel, target in queries(load_dashboard(path)):
+            ident = f"{path.stem}:{panel['title']}:{target['refId']}"
+            params.append(pytest.param(path, target["expr"], id=ident))
+    return params
+
+
+def _variable_values(prom: PrometheusServer, path: Path) -> dict[str, list[str]]:
+    """Every value of each query variable, found the way Grafana finds them: run its
+    label_values() query with the variables before it substituted (demo first)."""
+    chosen = dict(GRAFANA_BUILTINS)
+    found: dict[str, list[str]] = {}
+    for name, var in variables(load_dashboard(path)).items():
+        if var["type"] != "query":
+            continue
+        m = LABEL_VALUES.match(var["query"])
+        assert m, f"{path.name}: ${name}: not a label_values() query: {var['query']}"
+        match = substitute(m["match"], chosen) if m["match"] else None
+        found[name] = prom.label_values(m["label"], match)
+        assert found[name], f"{path.name}: ${name} ({var['query']}) has no values"
+        chosen[name] = DEMO_ACCOUNT if DEMO_ACCOUNT in found[name] else found[name][0]
+    return found
+
+
+def _demo_values(prom: PrometheusServer, path: Path) -> dict[str, str]:
+    found = _variable_values(prom, path)
+    return {**GRAFANA_BUILTINS, "job": found["job"][0], "account_id": DEMO_ACCOUNT}
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.stem)
+def test_dashboard_variables_list_the_job_and_every_account(stack: Stack, path: Path) -> None:
+    found = _variable_values(stack.prom, path)
+    assert found["job"] == [DEFAULT_JOB]
+    expected = [DEMO_ACCOUNT, SANDBOX_ACCOUNT, stack.broken_account]
+    assert sorted(found["account_id"]) == sorted(expected)
+
+
+@pytest.mark.parametrize(("path", "expr"), _dashboard_queries())
+def test_every_dashboard_query_returns_data(stack: Stack, path: Path, expr: str) -> None:
+    query = substitute(expr, _demo_values(stack.prom, path))
+    result = stack.prom.query(query)
+    assert result, f"no data for {query}"
+    # The $account_id filter holds: only the demo account's series come back.
+    accounts = {s["metric"]["account_id"] for s in result if "account_id" in s["metric"]}
+    assert accounts <= {DEMO_ACCOUNT}, accounts
+
+
+def test_every_metric_read_by_rules_and_dashboards_exists(stack: Stack) -> None:
+    used: set[str] = set()
+    for _, rule in all_rules():
+        used |= metric_names(rule["expr"])
+    for path in DASHBOARD_FILES:
+        for _, target in queries(load_dashboard(path)):
+            used |= metric_names(target["expr"])
+    assert used - set(stack.prom.label_values("__name__")) == set()
+
+
+Active = dict[tuple[str, str], dict[str, Any]]
+
+
+def _active(prom: PrometheusServer, state: str) -> Active:
+    """``{(alertname, account_id): alert}`` for the alerts in ``state``."""
+    return {
+        (a["labels"]["alertname"], a["labels"].get("account_id", "")): a
+        for a in prom.alerts()
+        if a["state"] == state
+    }
+
+
+def _wait_active(prom: PrometheusServer, state: str, keys: set[tuple[str, str]]) -> Active:
+    def check() -> Active | None:
+        active = _active(prom, state)
+        return active if keys <= active.keys() else None
+
+    return prom.wait_until(check, f"{sorted(keys)} {state}")
+
+
+def test_demo_findings_fire_their_alerts(stack: Stack) -> None:
+    expected = {
+        ("AwsIamRootMfaDisabled", DEMO_ACCOUNT),
+        ("AwsIamRootAccessKeyPresent", DEMO_ACCOUNT),
+        ("AwsIamConsoleUsersWithoutMfa", DEMO_ACCOUNT),
+        # The sandbox's root has (virtual) MFA and no keys; one console user has no MFA.
+        ("AwsIamConsoleUsersWithoutMfa", SANDBOX_ACCOUNT),
+    }
+    firing = _wait_active(stack.prom, "firing", expected)
+    root = firing[("AwsIamRootMfaDisabled", DEMO_ACCOUNT)]
+    assert root["labels"]["severity"] == "critical"
+    assert root["annotations"]["runbook_url"].endswith("/docs/runbook.md#awsiamrootmfadisabled")
+    assert (
+        root["annotations"]["summary"] == f"Root account of AWS account {DEMO_ACCOUNT} has no MFA"
+    )
+    # Nothing rose and both exporters are scraped: no other alert fires.
+    assert set(firing) == expected
+
+
+def test_failing_refresh_is_pending_for_the_broken_exporter_only(stack: Stack) -> None:
+    key = ("AwsIamExporterRefreshFailing", stack.broken_account)
+    pending = _wait_active(stack.prom, "pending", {key})
+    assert set(pending) == {key}
+
+
+def test_rule_groups_are_loaded_and_healthy(stack: Stack) -> None:
+    groups = stack.prom.rule_groups()
+    loaded = {rule["name"] for g in groups for rule in g["rules"]}
+    assert loaded == {r.get("alert") or r["record"] for _, r in all_rules()}
+    unhealthy = [
+        (r["name"], r.get("lastError")) for g in groups for r in g["rules"] if r["health"] != "ok"
+    ]
+    assert unhealthy == []
