@@ -106,7 +106,7 @@ def _refresher(targets: Sequence[object], workers: int) -> tuple[object, _Timed]
     from exporter.daemon.exposition import ExpositionOptions
     from exporter.daemon.refresh import Refresher
 
-    wiring = AccountsWiring({}, Config(), fixed=targets)  # type: ignore[arg-type]
+    wiring = AccountsWiring(Config(), fixed=targets)
     timed = _Timed(wiring)
     refresher = Refresher(
         timed.targets,  # type: ignore[arg-type]

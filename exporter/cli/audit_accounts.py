@@ -22,14 +22,6 @@ from exporter.core.evaluate import Evaluation, merge
 from exporter.core.report import ReportFormatError
 from exporter.sources.base import ReportSource, SourceError, failure_reason
 
-DEFAULT_WORKERS = 4
-
-
-def audit_workers(config: Config) -> int:
-    """The ``refresh.workers`` flag of the config file (shared with ``serve``)."""
-    value = config.flags.get("refresh.workers", DEFAULT_WORKERS)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1
-
 
 def audit_accounts(
     sources: Sequence[tuple[str, ReportSource]],
@@ -51,7 +43,7 @@ def audit_accounts(
         progress.advance()
         return evaluation, {}, warnings
 
-    workers = max(1, min(audit_workers(config), len(sources) or 1))
+    workers = max(1, min(config.settings.refresh_workers, len(sources) or 1))
     with ThreadPoolExecutor(workers, thread_name_prefix="audit") as pool:
         outcomes = list(pool.map(one, sources))  # map keeps the configured order
     progress.close()

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from exporter.cli.output import FORMATS
-
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-
 
 # Instants we accept: a century of thresholds back from "now" must stay a valid date.
 EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -32,15 +28,6 @@ def parse_instant(text: str) -> datetime:
             f"{text!r} is out of range ({EARLIEST.year} to {LATEST.year - 1})"
         )
     return when.astimezone(timezone.utc)
-
-
-def parse_duration(text: str) -> timedelta:
-    """A duration as Prometheus writes it: ``30s``, ``5m``, ``1h``, ``1h30m``, ``2d``."""
-    m = _DURATION.match(text.strip())
-    if not text.strip() or not m or not any(m.groups()):
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (examples: 30s, 5m, 1h, 1h30m)")
-    d, h, mi, s = (int(g or 0) for g in m.groups())
-    return timedelta(days=d, hours=h, minutes=mi, seconds=s)
 
 
 def add_format_flag(parser: argparse.ArgumentParser) -> None:

@@ -16,6 +16,8 @@ import yaml
 
 from exporter.config.accounts import AccountsConfig, parse_accounts
 from exporter.config.errors import ConfigError
+from exporter.config.flags import settings_from_file
+from exporter.config.settings import Settings
 from exporter.core.checks import CHECKS
 from exporter.core.exemptions import Exemption
 from exporter.core.findings import SEVERITIES
@@ -31,8 +33,8 @@ MAX_DAYS = 36_500
 class Config(Policy):
     """The whole validated configuration: the evaluation policy plus where to look."""
 
-    flags: Mapping[str, Any] = field(default_factory=dict)
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
+    settings: Settings = field(default_factory=Settings)
 
 
 def load_config(path: str | Path | None) -> Config:
@@ -73,11 +75,12 @@ def config_from_dict(data: Any, source: str = "config") -> Config:
             )
     flags = _or_default(data.get("flags"), {})
     _require_mapping(flags, "flags")
+    settings = settings_from_file(flags)
     accounts = parse_accounts(data.get("accounts"))
     return Config(
         checks=_checks(_or_default(data.get("checks"), {})),
         exemptions=_exemptions(_or_default(data.get("exemptions"), [])),
-        flags={str(k): v for k, v in flags.items()},
+        settings=settings,
         accounts=accounts,
         roles=accounts.roles,
     )

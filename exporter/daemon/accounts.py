@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
@@ -28,6 +28,7 @@ from prometheus_client.registry import Collector
 
 from exporter.config import Config
 from exporter.config.accounts import AccountsConfig
+from exporter.config.settings import Settings
 from exporter.core.account_checks import evaluate_account, role_name
 from exporter.core.account_records import (
     AccountDetails,
@@ -62,7 +63,6 @@ class AccountExtras:
 class AccountsWiring:
     def __init__(
         self,
-        flags: Mapping[str, Any],
         config: Config,
         fixed: Sequence[AccountTarget] = (),
         directory: Any = None,
@@ -71,28 +71,29 @@ class AccountsWiring:
         otherwise the accounts come from the config's ``accounts:`` section."""
         self.config = config
         self.accounts: AccountsConfig = config.accounts
-        self.shard = Shard(int(flags.get("shard.index", 0)), int(flags.get("shard.count", 1)))
-        self.finding_series = bool(flags.get("metrics.finding-series", True))
-        self.series_limit = int(flags.get("metrics.finding-series-limit", 50_000))
+        flags = config.settings
+        self.shard = Shard(flags.shard_index, flags.shard_count)
+        self.finding_series = flags.metrics_finding_series
+        self.series_limit = flags.metrics_finding_series_limit
         self._fixed = [_with_demo_details(t) for t in fixed]
         self.directory = None if fixed else (directory or self._directory(flags))
         self.configured = len(self._fixed)
         self.discovery_error: str | None = None
 
-    def _directory(self, flags: Mapping[str, Any]) -> Any:
+    def _directory(self, flags: Settings) -> Any:
         from exporter.sources.aws.clients import ClientSettings
         from exporter.sources.aws.directory import AccountDirectory
 
         settings = ClientSettings(
-            max_attempts=int(flags.get("aws.max-attempts", 5)),
-            connect_timeout=_seconds(flags.get("aws.connect-timeout"), 5.0),
-            read_timeout=_seconds(flags.get("aws.read-timeout"), 20.0),
+            max_attempts=flags.aws_max_attempts,
+            connect_timeout=flags.aws_connect_timeout.total_seconds(),
+            read_timeout=flags.aws_read_timeout.total_seconds(),
         )
         return AccountDirectory(
             self.accounts,
             self.shard,
             settings=settings,
-            poll_deadline=_seconds(flags.get("aws.poll-deadline"), 120.0),
+            poll_deadline=flags.aws_poll_deadline.total_seconds(),
         )
 
     # -- the daemon's target list ---------------------------------------------------------
@@ -290,10 +291,6 @@ def _extras(state: AccountState) -> AccountExtras:
 
 def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, doc, labels=["account_id"] if labels is None else labels)
-
-
-def _seconds(value: Any, default: float) -> float:
-    return value.total_seconds() if isinstance(value, timedelta) else default
 
 
 class DemoDetailsSource:

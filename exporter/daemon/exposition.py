@@ -36,6 +36,7 @@ from prometheus_client.registry import Collector
 
 from exporter import __version__
 from exporter.config import Config
+from exporter.config.flags import format_duration
 from exporter.core.checks import CHECKS
 from exporter.daemon.snapshot import UNEVALUATED_SCOPES, AccountState, Exposition
 from exporter.daemon.stored import (
@@ -75,17 +76,6 @@ class ExpositionOptions:
     version: str = __version__
     # More collectors per refresh, made from the account states (roles, shards).
     collectors: tuple[Callable[[Sequence[AccountState]], Collector], ...] = ()
-
-
-def format_duration(d: timedelta) -> str:
-    """Prometheus style: 1h, 30m, 1h30m, 45s."""
-    seconds = int(d.total_seconds())
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size:
-            parts.append(f"{seconds // size}{unit}")
-            seconds %= size
-    return "".join(parts) or "0s"
 
 
 def render(

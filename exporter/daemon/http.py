@@ -40,19 +40,6 @@ SSLContextProvider = Callable[[], "ssl.SSLContext | None"]
 HEALTH_PATHS = ("/-/healthy", "/-/ready")
 
 
-def parse_listen_address(text: str) -> tuple[str, int]:
-    """``host:port``, ``:port`` (all interfaces) or ``[v6]:port``."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(
-            f"--web.listen-address: {text!r} is not host:port (examples: :10063, 127.0.0.1:10063)"
-        )
-    host = host.strip("[]") if host.startswith("[") else host
-    if ":" in host and not text.startswith("["):
-        raise ValueError(f"--web.listen-address: write IPv6 addresses in brackets: {text!r}")
-    return host, int(port)
-
-
 @dataclass
 class WebApp:
     """What the handlers need; everything in it is safe to read from many threads."""

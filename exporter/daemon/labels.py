@@ -22,10 +22,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from exporter.config.flags import KEY_ENV, USER_LABEL_MODES
 from exporter.core.records import ROOT_USER
 
-USER_LABEL_MODES = ("name", "hash", "none")
-KEY_ENV = "AWS_IAM_EXPORTER_USER_HASH_KEY"
 MIN_KEY_BYTES = 16
 HASH_HEX_DIGITS = 16
 

@@ -8,9 +8,11 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
-LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
-          "error": logging.ERROR}  # fmt: skip
-FORMATS = ("text", "json")
+from exporter.config.flags import LOG_FORMATS, LOG_LEVELS
+
+LEVELS = dict(zip(LOG_LEVELS, (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR),
+                  strict=True))  # fmt: skip
+FORMATS = LOG_FORMATS
 
 # Attributes every LogRecord has; anything else was passed with ``extra=``.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}

@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from exporter.cli.main import build_parser
-from exporter.cli.serve import FLAGS, resolve_flags
+from exporter.cli.serve import resolve_flags
 from exporter.config import ConfigError, config_from_dict
+from exporter.config.flags import FLAGS
+from exporter.config.settings import Settings
 
 
-def resolved(argv: list[str], flags: dict[str, object] | None = None) -> dict[str, object]:
+def resolved(argv: list[str], flags: dict[str, object] | None = None) -> Settings:
     args = build_parser().parse_args(["serve", *argv])
     return resolve_flags(args, config_from_dict({"flags": flags or {}}))
 
@@ -29,23 +31,23 @@ def serve(*argv: str, tmp: Path | None = None) -> subprocess.CompletedProcess[st
 
 def test_defaults() -> None:
     values = resolved([])
-    assert values["web.listen-address"] == ":10063"
-    assert values["web.telemetry-path"] == "/metrics"
-    assert values["refresh.interval"] == timedelta(hours=1)
-    assert values["metrics.finding-series"] is True and values["metrics.user-facts"] is False
-    assert values["report-file"] is None and values["demo"] is False
+    assert values.web_listen_address == ":10063"
+    assert values.web_telemetry_path == "/metrics"
+    assert values.refresh_interval == timedelta(hours=1)
+    assert values.metrics_finding_series is True and values.metrics_user_facts is False
+    assert values.report_file == () and values.demo is False
 
 
 def test_config_file_sets_flags_and_command_line_wins() -> None:
     flags = {"refresh.interval": "30m", "log.format": "json", "report-file": ["a.csv", "b.csv"],
              "metrics.finding-series": False, "refresh.workers": 8}  # fmt: skip
     values = resolved(["--log.format", "text"], flags)
-    assert values["refresh.interval"] == timedelta(minutes=30)
-    assert values["log.format"] == "text"
-    assert values["report-file"] == ["a.csv", "b.csv"]
-    assert values["metrics.finding-series"] is False
-    assert values["refresh.workers"] == 8
-    assert resolved(["--metrics.finding-series"], flags)["metrics.finding-series"] is True
+    assert values.refresh_interval == timedelta(minutes=30)
+    assert values.log_format == "text"
+    assert values.report_file == ("a.csv", "b.csv")
+    assert values.metrics_finding_series is False
+    assert values.refresh_workers == 8
+    assert resolved(["--metrics.finding-series"], flags).metrics_finding_series is True
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,7 @@ def test_one_denied_account_fails_alone_and_roles_are_exported(org: Org) -> None
         parse_accounts(raw["accounts"]),
         sts_client_creator=lambda s: denied_sts(broken) if s.account_id == broken else None,
     )
-    wiring = AccountsWiring({}, config, directory=directory)
+    wiring = AccountsWiring(config, directory=directory)
     refresh = refresher(wiring, raw)
     snapshot = refresh.run()
     states = {s.account_id: s for s in snapshot.accounts}
@@ -99,7 +99,7 @@ def test_role_findings_age_with_the_clock_and_discovery_failure_keeps_accounts(o
     raw = org_raw(org)
     clock = [datetime.now(timezone.utc)]
     directory = AccountDirectory(parse_accounts(raw["accounts"]))
-    wiring = AccountsWiring({}, config_from_dict(raw), directory=directory)
+    wiring = AccountsWiring(config_from_dict(raw), directory=directory)
     refresh = Refresher(
         wiring.targets, config_from_dict(raw), ExpositionOptions(collectors=(wiring.collector,)),
         now=lambda: clock[0], workers=3, hooks=[wiring.state_hook],
@@ -133,7 +133,7 @@ def test_demo_has_role_and_account_findings() -> None:
     targets: Sequence[AccountTarget] = [
         AccountTarget(a.account_id, a.name, DemoSource(account=a)) for a in DEMO_ACCOUNTS
     ]
-    wiring = AccountsWiring({}, config_from_dict({}), fixed=targets)
+    wiring = AccountsWiring(config_from_dict({}), fixed=targets)
     snapshot = refresher(wiring, {}).run()
     samples = parse_samples(text(snapshot))
     prod = {"account_id": DEMO_PRODUCTION.account_id}
@@ -160,7 +160,7 @@ def test_checks_without_their_input_are_absent_not_zero() -> None:
     root_hardware_mfa_missing were not evaluated, so no series claims they are clean."""
     report = Path(__file__).resolve().parent.parent / "fixtures" / "reports" / "aws_real.csv"
     targets = [AccountTarget("", "saved", FileReportSource(str(report)))]
-    wiring = AccountsWiring({}, config_from_dict({}), fixed=targets)
+    wiring = AccountsWiring(config_from_dict({}), fixed=targets)
     samples = parse_samples(text(refresher(wiring, {}).run()))
     checks = {lab["check"] for lab, _ in samples["aws_iam_findings"]}
     assert "role_unused" not in checks and "root_hardware_mfa_missing" not in checks
@@ -169,7 +169,7 @@ def test_checks_without_their_input_are_absent_not_zero() -> None:
 
 def test_rendered_metrics_pass_promtool(tmp_path: Path) -> None:
     targets = [AccountTarget(DEMO_ACCOUNT_ID, DEMO_ACCOUNT_NAME, DemoSource())]
-    wiring = AccountsWiring({}, config_from_dict({}), fixed=targets)
+    wiring = AccountsWiring(config_from_dict({}), fixed=targets)
     out = tmp_path / "metrics.txt"
     out.write_bytes(refresher(wiring, {}).run().exposition.text)
     lint = subprocess.run(

@@ -11,8 +11,8 @@ from email.message import Message
 import pytest
 
 from exporter.config import Config
+from exporter.config.flags import parse_listen_address
 from exporter.daemon.app import Daemon, DaemonSettings, Hooks
-from exporter.daemon.http import parse_listen_address
 from exporter.daemon.refresh import AccountTarget
 from exporter.sources.base import FetchedReport
 from tests.support.sample_reports import ACCOUNT, NOW, sample_report

@@ -83,7 +83,7 @@ def test_the_refresher_stores_analyses_and_renders_what_the_full_ones_render() -
     aged = report_csv(root_row(A), user_row("ci", A, key_age=89, key_used=1))
     sources = [Source(aged), Source(sample_report(40, B))]
     targets = [AccountTarget(A, "prod", sources[0]), AccountTarget(B, "dev", sources[1])]
-    wiring = AccountsWiring({}, CONFIG, fixed=targets)
+    wiring = AccountsWiring(CONFIG, fixed=targets)
     options = ExpositionOptions(user_facts=True, collectors=(wiring.collector,))
     clock = [NOW]
     refresher = Refresher(wiring.targets, CONFIG, options, now=lambda: clock[0], hooks=[add_roles])

@@ -22,8 +22,9 @@ import yaml
 
 from exporter import __version__
 from exporter.cli.main import build_parser
-from exporter.cli.serve import DEFAULT_PORT, resolve_flags
+from exporter.cli.serve import resolve_flags
 from exporter.config import Config
+from exporter.config.settings import DEFAULT_PORT
 from tests.artefacts.deploy.compose import COMPOSE_FILE, flag, load, mounts, to_host
 from tests.artefacts.deploy.dockerfile import instructions
 from tests.artefacts.deploy.paths import COMPOSE, REPO, SCHEMAS, tool
@@ -123,12 +124,12 @@ def test_exporter_service_builds_the_image_and_runs_the_demo() -> None:
     assert exporter["image"] == f"aws-iam-credential-exporter:{__version__}"
     args = build_parser().parse_args(exporter["command"])
     flags = resolve_flags(args, Config())
-    assert flags["demo"] is True
-    assert flags["web.listen-address"] == f":{DEFAULT_PORT}"
+    assert flags.demo is True
+    assert flags.web_listen_address == f":{DEFAULT_PORT}"
     # The state volume is the image's VOLUME, and the hardening matches Kubernetes'.
     volume = next(i for i in instructions(REPO / "Dockerfile") if i.keyword == "VOLUME")
     (state,) = json.loads(volume.rest)
-    assert flags["state.dir"] == state
+    assert flags.state_dir == state
     assert [m.target for m in mounts(exporter)] == [state]
     assert exporter["read_only"] is True
     assert exporter["user"] == "65534:65534"

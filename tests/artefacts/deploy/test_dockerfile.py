@@ -22,7 +22,7 @@ import pytest
 
 from exporter import __version__
 from exporter.cli.main import build_parser
-from exporter.cli.serve import DEFAULT_PORT
+from exporter.config.settings import DEFAULT_PORT
 from tests.artefacts.deploy.dockerfile import DockerIgnore, Instruction, copy_sources, instructions
 from tests.artefacts.deploy.paths import REPO, tool
 from tests.support.net import free_port, wait_http

@@ -22,8 +22,10 @@ import yaml
 
 from exporter import __version__
 from exporter.cli.main import build_parser
-from exporter.cli.serve import DEFAULT_PORT, FLAGS, resolve_flags
+from exporter.cli.serve import resolve_flags
 from exporter.config import load_config
+from exporter.config.flags import FLAGS
+from exporter.config.settings import DEFAULT_PORT
 from exporter.daemon.http import HEALTH_PATHS
 from tests.artefacts.deploy.conftest import Manifests
 from tests.artefacts.deploy.k8s import container, matches, of_kind, one, workload
@@ -274,7 +276,7 @@ def test_container_args_are_valid_exporter_flags(built: Manifests, tmp_path: Pat
     parsed = build_parser().parse_args(args)
     assert parsed.command == "serve"
     flags = resolve_flags(parsed, load_config(config))
-    assert flags["web.listen-address"] == f":{DEFAULT_PORT}"
+    assert flags.web_listen_address == f":{DEFAULT_PORT}"
 
 
 @pytest.mark.parametrize("directory", ["base", "overlays/sharded"])
@@ -322,8 +324,8 @@ def test_every_pod_ordinal_is_a_valid_shard(sharded: Manifests, tmp_path: Path) 
         args = [a.replace("$(SHARD_INDEX)", str(ordinal)) for a in container(sharded)["args"]]
         args = [f"--config={config}" if a.startswith("--config=") else a for a in args]
         flags = resolve_flags(build_parser().parse_args(args), load_config(config))
-        assert flags["shard.count"] == replicas
-        shards.add(flags["shard.index"])
+        assert flags.shard_count == replicas
+        shards.add(flags.shard_index)
     assert shards == set(range(replicas))
 
 
