@@ -58,7 +58,8 @@ class FakeAccount:
         return FetchedReport(content, AS_OF - timedelta(minutes=20))
 
     def fetch_details(self) -> object:
-        from exporter.core.account_records import AccountDetails, AccountFacts, RoleRecord
+        from exporter.core.records import AccountFacts, RoleRecord
+        from exporter.sources.base import AccountDetails
 
         time.sleep(DETAIL_CALLS * self.latency)
         roles = tuple(

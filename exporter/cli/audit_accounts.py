@@ -16,11 +16,10 @@ from typing import TextIO
 from exporter.cli.progress import Progress
 from exporter.config import Config
 from exporter.core.account_checks import evaluate_account
-from exporter.core.account_records import AccountDetailsSource
 from exporter.core.analyse import analyse
 from exporter.core.evaluate import Evaluation, merge
 from exporter.core.report import ReportFormatError
-from exporter.sources.base import ReportSource, SourceError, failure_reason
+from exporter.sources.base import AccountDetailsSource, ReportSource, SourceError, failure_reason
 
 
 def audit_accounts(

@@ -14,12 +14,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from exporter.core.account_records import AccountFacts, RoleRecord
 from exporter.core.checks import Hit, days_since
 from exporter.core.evaluate import Evaluation, apply_exemptions
 from exporter.core.findings import Finding
 from exporter.core.policy import Policy, RoleAudit
-from exporter.core.records import ROOT_USER
+from exporter.core.records import ROOT_USER, AccountFacts, RoleRecord
 
 ROLE_CHECKS = ("role_unused",)
 ACCOUNT_CHECKS = ("root_hardware_mfa_missing",)

@@ -9,6 +9,7 @@ unknown for that user, and the checks that need it stay silent.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from datetime import datetime
 from typing import NamedTuple
 
@@ -97,3 +98,22 @@ class FetchedReport(NamedTuple):
 
     content: bytes
     generated_time: datetime | None
+
+
+class RoleRecord(NamedTuple):
+    name: str
+    arn: str
+    path: str
+    created: datetime
+    # None: AWS has no record of use (never used, or not within its tracking window).
+    last_used: datetime | None = None
+    last_used_region: str | None = None
+
+
+class AccountFacts(NamedTuple):
+    account_id: str
+    root_mfa_enabled: bool
+    # True when root's MFA is a virtual device (an app), not a hardware key.
+    root_virtual_mfa: bool
+    summary: Mapping[str, int] = {}
+    partition: str = "aws"

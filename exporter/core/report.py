@@ -217,10 +217,6 @@ def parse_timestamp(value: str) -> Timestamp:
     return parsed
 
 
-def parse_flag(value: str) -> Flag:
-    return _FLAGS.get(value, Special.INVALID)
-
-
 class _Flags(dict[str, Flag]):
     """true/false/specials; any other text is INVALID and remembered in ``bad``."""
 

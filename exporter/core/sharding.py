@@ -7,7 +7,6 @@ exist, so adding an account never moves the others.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -50,27 +49,3 @@ class Shard:
 
     def select(self, items: Iterable[K]) -> list[K]:
         return [item for item in items if self.owns(item.key)]
-
-
-def add_shard_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--shard.index",
-        dest="shard_index",
-        type=int,
-        default=0,
-        metavar="I",
-        help="this replica's shard, 0 to N-1 (e.g. a StatefulSet pod ordinal; default 0)",
-    )
-    parser.add_argument(
-        "--shard.count",
-        dest="shard_count",
-        type=int,
-        default=1,
-        metavar="N",
-        help="number of replicas sharing the accounts by a stable hash of the account id "
-        "(default 1: this replica watches every account)",
-    )
-
-
-def shard_from_args(args: argparse.Namespace) -> Shard:
-    return Shard(getattr(args, "shard_index", 0), getattr(args, "shard_count", 1))

@@ -30,19 +30,14 @@ from exporter.config import Config
 from exporter.config.accounts import AccountsConfig
 from exporter.config.settings import Settings
 from exporter.core.account_checks import evaluate_account, role_name
-from exporter.core.account_records import (
-    AccountDetails,
-    AccountDetailsSource,
-    AccountFacts,
-    RoleRecord,
-)
 from exporter.core.analyse import Analysis
 from exporter.core.evaluate import merge
+from exporter.core.records import AccountFacts, RoleRecord
 from exporter.core.sharding import Shard
 from exporter.daemon.refresh import AccountTarget
 from exporter.daemon.snapshot import UNEVALUATED_SCOPES, AccountState
 from exporter.daemon.stored import summary_of
-from exporter.sources.base import FetchedReport
+from exporter.sources.base import AccountDetails, AccountDetailsSource, FetchedReport
 
 EXTRAS_KEY = "accounts"  # AccountState.extras[EXTRAS_KEY] is an AccountExtras
 LANDING_HEADER = "landing_header"  # str: shown once at the top of the landing page

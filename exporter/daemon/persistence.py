@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import Any
 
 from exporter.config import Config
-from exporter.core.account_records import AccountDetails, AccountDetailsSource
 from exporter.core.analyse import analyse
 from exporter.core.report import ReportFormatError
 from exporter.daemon.exposition import ExpositionOptions, render
@@ -27,7 +26,7 @@ from exporter.daemon.refresh import AccountTarget
 from exporter.daemon.snapshot import AccountState, Snapshot
 from exporter.daemon.state_store import PRUNE_AFTER_SECONDS, SavedReport, StateError, StateStore
 from exporter.daemon.stored import compress, store
-from exporter.sources.base import FetchedReport, ReportSource
+from exporter.sources.base import AccountDetails, AccountDetailsSource, FetchedReport, ReportSource
 
 log = logging.getLogger("exporter.state")
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol, runtime_checkable
 
-from exporter.core.records import FetchedReport
+from exporter.core.records import AccountFacts, FetchedReport, RoleRecord
 from exporter.core.report import ReportFormatError
 
 REASONS = (
@@ -73,8 +73,28 @@ class FileReportSource:
         return FetchedReport(content, mtime)
 
 
+class AccountDetails(NamedTuple):
+    """What one refresh learnt about an account besides its credential report.
+    ``None`` means "not fetched" (disabled, or the call failed: see ``errors``)."""
+
+    account_id: str | None = None
+    roles: tuple[RoleRecord, ...] | None = None
+    facts: AccountFacts | None = None
+    # (part, reason, message) of the calls that failed; the report itself may still be fine.
+    errors: tuple[tuple[str, str, str], ...] = ()
+
+
+@runtime_checkable
+class AccountDetailsSource(Protocol):
+    """A report source that can also fetch roles and account facts (AWS sources do)."""
+
+    def fetch_details(self) -> AccountDetails: ...
+
+
 __all__ = [
     "REASONS",
+    "AccountDetails",
+    "AccountDetailsSource",
     "FetchedReport",
     "FileReportSource",
     "ReportSource",

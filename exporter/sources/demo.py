@@ -24,9 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from exporter.core.account_records import AccountDetails, AccountFacts, RoleRecord
+from exporter.core.records import AccountFacts, RoleRecord
 from exporter.core.report import COLUMNS
-from exporter.sources.base import FetchedReport
+from exporter.sources.base import AccountDetails, FetchedReport
 
 NA = "N/A"
 NO_INFO = "no_information"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from benchmarks import bench_multi_account as bench
-from exporter.core.account_records import AccountDetails
 from exporter.core.report import parse_report
+from exporter.sources.base import AccountDetails
 
 
 def test_fake_account_answers_like_an_aws_account() -> None:

@@ -13,8 +13,8 @@ import pytest
 
 from exporter.config import config_from_dict
 from exporter.core.account_checks import evaluate_account, role_name
-from exporter.core.account_records import AccountFacts, RoleRecord
 from exporter.core.policy import RoleAudit
+from exporter.core.records import AccountFacts, RoleRecord
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 ACCOUNT = "111111111111"

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from exporter.cli.main import build_parser
+from exporter.cli.serve import resolve_flags
+from exporter.config import Config
 from exporter.config.accounts import AccountSpec
-from exporter.core.sharding import Shard, add_shard_arguments, shard_from_args, shard_of
+from exporter.core.sharding import Shard, shard_of
 
 account_ids = st.lists(st.from_regex(r"\A\d{12}\Z"), unique=True, max_size=300)
 
@@ -46,11 +47,13 @@ def test_spread_is_roughly_even() -> None:
 
 
 def test_flags() -> None:
-    parser = argparse.ArgumentParser()
-    add_shard_arguments(parser)
-    shard = shard_from_args(parser.parse_args(["--shard.index", "2", "--shard.count", "3"]))
-    assert (shard.index, shard.count, shard.label) == (2, 3, "2/3")
-    assert shard_from_args(parser.parse_args([])) == Shard(0, 1)
+    def shard(*argv: str) -> Shard:
+        settings = resolve_flags(build_parser().parse_args(["serve", *argv]), Config())
+        return Shard(settings.shard_index, settings.shard_count)
+
+    got = shard("--shard.index", "2", "--shard.count", "3")
+    assert (got.index, got.count, got.label) == (2, 3, "2/3")
+    assert shard() == Shard(0, 1)
 
 
 @pytest.mark.parametrize(

@@ -10,12 +10,16 @@ from pathlib import Path
 import pytest
 
 from exporter.config import Config
-from exporter.core.account_records import AccountDetails, AccountDetailsSource
 from exporter.daemon.exposition import ExpositionOptions
 from exporter.daemon.persistence import RecordingSource, StatePersistence, recording
 from exporter.daemon.refresh import AccountTarget, Refresher
 from exporter.daemon.state_store import StateStore
-from exporter.sources.base import FetchedReport, FileReportSource
+from exporter.sources.base import (
+    AccountDetails,
+    AccountDetailsSource,
+    FetchedReport,
+    FileReportSource,
+)
 from exporter.sources.demo import DemoSource
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from exporter.core.account_records import AccountFacts
+from exporter.core.records import AccountFacts
 
 
 def fetch_account_facts(iam: Any, account_id: str, partition: str = "aws") -> AccountFacts:

@@ -18,15 +18,15 @@ import boto3
 import botocore.session
 
 from exporter.config.accounts import AccountSpec
-from exporter.core.account_records import AccountDetails, AccountFacts, RoleRecord
 from exporter.core.policy import RoleAudit
+from exporter.core.records import AccountFacts, RoleRecord
 from exporter.sources.aws.account_facts import fetch_account_facts
 from exporter.sources.aws.assume_role import ClientCreator, assume_role_session, ensure_credentials
 from exporter.sources.aws.clients import ClientSettings, make_client
 from exporter.sources.aws.errors import THROTTLING_CODES, classify
 from exporter.sources.aws.report_fetch import IamReportFetcher
 from exporter.sources.aws.roles import fetch_roles
-from exporter.sources.base import FetchedReport, SourceError
+from exporter.sources.base import AccountDetails, FetchedReport, SourceError
 
 T = TypeVar("T")
 # botocore sessions are not safe for concurrent client creation; creation is rare.

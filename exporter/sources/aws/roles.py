@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from exporter.core.account_records import RoleRecord
+from exporter.core.records import RoleRecord
 
 PAGE_SIZE = 1000
 
