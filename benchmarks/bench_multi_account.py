@@ -140,9 +140,8 @@ def parallel_seconds(
 def sequential_seconds(accounts: int, latency: float) -> float:
     """The same work in a plain loop: what the pool is compared with."""
     from exporter.config import Config
-    from exporter.core.account_checks import evaluate_account
     from exporter.core.analyse import analyse
-    from exporter.core.policy import RoleAudit
+    from exporter.core.evaluate import evaluate_details
 
     config = Config()
     targets = _targets(accounts, 20, latency)
@@ -151,7 +150,7 @@ def sequential_seconds(accounts: int, latency: float) -> float:
         source = t.source  # type: ignore[attr-defined]
         analyse(source.fetch(), config, AS_OF)
         d = source.fetch_details()
-        evaluate_account(d.account_id, d.roles, d.facts, config, RoleAudit(), AS_OF)
+        evaluate_details(d.account_id, d.roles, d.facts, config, AS_OF)
     return time.perf_counter() - start
 
 

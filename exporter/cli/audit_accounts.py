@@ -15,9 +15,8 @@ from typing import TextIO
 
 from exporter.cli.progress import Progress
 from exporter.config import Config
-from exporter.core.account_checks import evaluate_account
 from exporter.core.analyse import analyse
-from exporter.core.evaluate import Evaluation, merge
+from exporter.core.evaluate import Evaluation, evaluate_details, merge
 from exporter.core.report import ReportFormatError
 from exporter.sources.base import AccountDetailsSource, ReportSource, SourceError, failure_reason
 
@@ -66,7 +65,5 @@ def audit_one(
         for part, reason, message in details.errors
     ]
     account_id = details.account_id or analysis.report.account_id or ""
-    extra = evaluate_account(
-        account_id, details.roles, details.facts, config, config.accounts.roles, now
-    )
+    extra = evaluate_details(account_id, details.roles, details.facts, config, now)
     return merge(analysis.evaluation, extra), warnings

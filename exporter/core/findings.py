@@ -9,6 +9,9 @@ from typing import Any, NamedTuple
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low")
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
+# A role finding has no user; its facts name the role under this key.
+ROLE_FACT = "role"
+
 
 def at_or_above(severity: str, threshold: str) -> bool:
     return SEVERITY_RANK[severity] <= SEVERITY_RANK[threshold]
@@ -44,3 +47,9 @@ class Finding(NamedTuple):
             self.user,
             self.key or 0,
         )
+
+
+def role_name(finding: Finding) -> str:
+    """The role a role finding is about (``""`` for other findings)."""
+    name = finding.facts.get(ROLE_FACT)
+    return name if isinstance(name, str) else ""

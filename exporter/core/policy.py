@@ -36,7 +36,7 @@ def default_checks() -> dict[str, CheckConfig]:
 @dataclass(frozen=True)
 class RoleAudit:
     enabled: bool = True
-    # role_unused ignores roles under these paths; AWS services own service-linked roles.
+    # The role checks ignore roles under these paths; AWS services own service-linked roles.
     exclude_paths: tuple[str, ...] = (SERVICE_LINKED_PATH,)
 
 

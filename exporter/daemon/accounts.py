@@ -29,9 +29,9 @@ from prometheus_client.registry import Collector
 from exporter.config import Config
 from exporter.config.accounts import AccountsConfig
 from exporter.config.settings import Settings
-from exporter.core.account_checks import evaluate_account, role_name
 from exporter.core.analyse import Analysis
-from exporter.core.evaluate import merge
+from exporter.core.evaluate import evaluate_details, merge
+from exporter.core.findings import role_name
 from exporter.core.records import AccountFacts, RoleRecord
 from exporter.core.sharding import Shard
 from exporter.daemon.refresh import AccountTarget
@@ -117,10 +117,7 @@ class AccountsWiring:
             extras = replace(extras, throttled_total=throttled)
         analysis = state.analysis
         if analysis is not None:
-            found = evaluate_account(
-                state.account_id, extras.roles, extras.facts, self.config,
-                self.accounts.roles, now,
-            )  # fmt: skip
+            found = evaluate_details(state.account_id, extras.roles, extras.facts, self.config, now)
             analysis = Analysis(analysis.report, merge(analysis.evaluation, found))
         unevaluated = tuple(
             scope
@@ -184,7 +181,7 @@ class _AccountsCollector(Collector):
             if state.analysis is None:
                 continue
             left_out = 0
-            for f in summary_of(state.analysis).role_findings:  # check in ROLE_CHECKS
+            for f in summary_of(state.analysis).role_findings:  # scope "role"
                 if kept >= self.wiring.series_limit:
                     left_out += 1
                     continue

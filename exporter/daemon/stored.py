@@ -19,8 +19,8 @@ from datetime import datetime
 from typing import Any
 
 from exporter.config import Config
-from exporter.core.account_checks import ROLE_CHECKS
 from exporter.core.analyse import Analysis
+from exporter.core.checks import findings_of_scope
 from exporter.core.evaluate import Evaluation, evaluate
 from exporter.core.findings import SEVERITIES, SEVERITY_RANK, Finding
 from exporter.core.records import CredentialReport
@@ -52,7 +52,7 @@ class AnalysisSummary:
     exempted: Mapping[str, int]  # check -> count
     # Findings with a user, in Finding.sort_key order (a stable sort).
     series: tuple[SeriesEntry, ...]
-    role_findings: tuple[Finding, ...]  # check in ROLE_CHECKS, in evaluation order
+    role_findings: tuple[Finding, ...]  # checks of scope "role", in evaluation order
 
     def by_check(self) -> Counter[str]:
         counts: Counter[str] = Counter()
@@ -88,7 +88,7 @@ def summarise(analysis: Analysis) -> AnalysisSummary:
         findings=dict(Counter((f.check, f.severity) for f in findings)),
         exempted=dict(Counter(f.check for f in evaluation.exempted)),
         series=tuple(entries),
-        role_findings=tuple(f for f in findings if f.check in ROLE_CHECKS),
+        role_findings=findings_of_scope(findings, "role"),
     )
 
 

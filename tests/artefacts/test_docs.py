@@ -1,4 +1,8 @@
-"""docs/checks.md agrees with the catalogue in exporter/core/checks.py."""
+"""docs/checks.md agrees with the catalogue in exporter/core/checks/catalogue.py.
+
+Both ways: every check has its summary row and its section, and every row and
+section is a check of the catalogue.
+"""
 
 from __future__ import annotations
 
@@ -37,3 +41,13 @@ def test_every_check_is_documented_as_in_the_catalogue(spec: CheckSpec) -> None:
 def test_no_undocumented_ids_in_the_summary() -> None:
     ids = re.findall(r"^\| `([a-z0-9_]+)` \|", DOC, re.MULTILINE)
     assert ids == [spec.id for spec in CATALOGUE]
+
+
+def test_every_section_is_a_check_of_the_catalogue() -> None:
+    # Sections are grouped by topic, not in catalogue order; each one is a check id.
+    headings = re.findall(r"^### (.*)$", DOC, re.MULTILINE)
+    not_ids = [h for h in headings if not re.fullmatch(r"`[a-z0-9_]+`", h)]
+    assert not_ids == [], "level-3 headings of docs/checks.md are check ids in backquotes"
+    ids = [h.strip("`") for h in headings]
+    assert len(ids) == len(set(ids)), "a check has two sections"
+    assert set(ids) == {spec.id for spec in CATALOGUE}

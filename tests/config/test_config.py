@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +10,8 @@ import pytest
 
 from exporter.config import Config, ConfigError, config_from_dict, load_config
 from exporter.core.checks import CHECKS
-from exporter.core.evaluate import evaluate
+from exporter.core.evaluate import evaluate, evaluate_details
+from exporter.core.records import AccountFacts, RoleRecord
 from exporter.core.report import parse_report
 from tests.support.reports import AS_OF, key, report, root_row, user_row
 
@@ -118,13 +119,16 @@ def test_invalid_config_names_the_key(data: Any, key: str) -> None:
 
 
 def test_extreme_thresholds_evaluate_without_error() -> None:
-    names = [c for c, spec in CHECKS.items() if spec.thresholds and spec.fn is not None]
+    names = [c for c, spec in CHECKS.items() if spec.thresholds]
+    role = RoleRecord("r", "arn:aws:iam::1:role/r", "/", datetime(2000, 1, 1, tzinfo=timezone.utc))
+    facts = AccountFacts("1", True, True)
     for days in (0, 36_500):
         config = config_from_dict(
             {"checks": {c: dict.fromkeys(CHECKS[c].thresholds, days) for c in names}}
         )
         rep = parse_report(report(root_row(), user_row("u", **key(1), **key(2))))
         assert evaluate(rep, config, AS_OF).problems == ()
+        assert evaluate_details("1", (role,), facts, config, AS_OF).problems == ()
 
 
 def test_load_config_errors_name_the_file(tmp_path: Path) -> None:

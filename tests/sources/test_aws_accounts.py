@@ -168,13 +168,11 @@ def test_roles_used_and_unused_from_moto(org: Org) -> None:
 
     from datetime import timedelta
 
-    from exporter.core.account_checks import evaluate_account, role_name
-    from exporter.core.policy import RoleAudit
+    from exporter.core.evaluate import evaluate_details
+    from exporter.core.findings import role_name
 
     later = roles["forgotten"].created + timedelta(days=100)
-    ev = evaluate_account(
-        account, tuple(roles.values()), None, config_from_dict({}), RoleAudit(), later
-    )
+    ev = evaluate_details(account, tuple(roles.values()), None, config_from_dict({}), later)
     messages = {role_name(f): f.message for f in ev.findings}
     idle = (later - roles["ci-deploy"].last_used).days  # 99: it was used after its creation
     assert messages["ci-deploy"] == f"Role ci-deploy unused for {idle} days"

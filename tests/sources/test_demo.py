@@ -10,10 +10,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from exporter.config import Config
-from exporter.core.account_checks import evaluate_account
 from exporter.core.analyse import Analysis, analyse
 from exporter.core.checks import CATALOGUE
-from exporter.core.policy import RoleAudit
+from exporter.core.evaluate import evaluate_details
 from exporter.core.records import ROOT_USER
 from exporter.core.report import COLUMNS, parse_report
 from exporter.sources.demo import (
@@ -36,9 +35,7 @@ def report_findings(account: DemoAccount, when: datetime = NOW) -> tuple[Analysi
 
 def account_findings(account: DemoAccount, when: datetime = NOW) -> Counter[str]:
     details = demo_details(account, when)
-    evaluation = evaluate_account(
-        account.account_id, details.roles, details.facts, Config(), RoleAudit(), when
-    )
+    evaluation = evaluate_details(account.account_id, details.roles, details.facts, Config(), when)
     return Counter(f.check for f in evaluation.findings)
 
 

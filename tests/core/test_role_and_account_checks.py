@@ -7,12 +7,14 @@ tracking window. The moto tests run the real paginated call.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from exporter.config import config_from_dict
-from exporter.core.account_checks import evaluate_account, role_name
+from exporter.core.evaluate import evaluate_details
+from exporter.core.findings import role_name
 from exporter.core.policy import RoleAudit
 from exporter.core.records import AccountFacts, RoleRecord
 
@@ -46,7 +48,7 @@ def checks_of(findings: tuple[object, ...]) -> dict[str, str]:
 
 
 def test_role_unused_defaults() -> None:
-    ev = evaluate_account(ACCOUNT, ROLES, None, config_from_dict({}), RoleAudit(), NOW)
+    ev = evaluate_details(ACCOUNT, ROLES, None, config_from_dict({}), NOW)
     found = checks_of(ev.findings)
     assert found == {
         "old-ci": "Role old-ci unused for 91 days",
@@ -55,27 +57,50 @@ def test_role_unused_defaults() -> None:
     f = next(f for f in ev.findings if role_name(f) == "old-ci")
     assert (f.account_id, f.user, f.check, f.severity) == (ACCOUNT, "", "role_unused", "medium")
     assert f.arn == f"arn:aws:iam::{ACCOUNT}:role/old-ci" and f.facts["days_idle"] == 91
+    assert f.facts == {"role": "old-ci", "days_idle": 91} and f.key is None
+
+
+def test_roles_read_the_programmatic_threshold() -> None:
+    human = config_from_dict({"checks": {"role_unused": {"human": {"max_idle_days": 5}}}})
+    assert set(checks_of(evaluate_details(ACCOUNT, ROLES, None, human, NOW).findings)) == {
+        "old-ci", "never-used-old"
+    }  # fmt: skip
+    machine = config_from_dict({"checks": {"role_unused": {"programmatic": {"max_idle_days": 5}}}})
+    found = evaluate_details(ACCOUNT, ROLES, None, machine, NOW).findings
+    assert "boundary" in checks_of(found)
 
 
 def test_service_linked_roles_can_be_included() -> None:
-    ev = evaluate_account(ACCOUNT, ROLES, None, config_from_dict({}), RoleAudit(True, ()), NOW)
+    config = replace(config_from_dict({}), roles=RoleAudit(True, ()))
+    ev = evaluate_details(ACCOUNT, ROLES, None, config, NOW)
     assert "AWSServiceRoleForSupport" in checks_of(ev.findings)
+
+
+def test_excluded_paths_come_from_the_config() -> None:
+    paths = ["/aws-service-role/", "/ci/"]
+    config = config_from_dict({"accounts": {"roles": {"exclude_paths": paths}}})
+    ci = role("ci-runner", 400, 200, "/ci/")
+    ev = evaluate_details(ACCOUNT, (*ROLES, ci), None, config, NOW)
+    assert set(checks_of(ev.findings)) == {"old-ci", "never-used-old"}
+    config = config_from_dict({"accounts": {"roles": {"exclude_paths": []}}})
+    ev = evaluate_details(ACCOUNT, (*ROLES, ci), None, config, NOW)
+    assert {"AWSServiceRoleForSupport", "ci-runner"} <= set(checks_of(ev.findings))
 
 
 def test_threshold_and_severity_from_config() -> None:
     config = config_from_dict({"checks": {"role_unused": {"max_idle_days": 5, "severity": "low"}}})
-    ev = evaluate_account(ACCOUNT, ROLES, None, config, RoleAudit(), NOW)
+    ev = evaluate_details(ACCOUNT, ROLES, None, config, NOW)
     assert set(checks_of(ev.findings)) == {"old-ci", "boundary", "never-used-old", "never-used-new"}
     assert {f.severity for f in ev.findings} == {"low"}
 
 
 def test_disabled_check_and_exemption_by_arn() -> None:
     config = config_from_dict({"checks": {"role_unused": {"enabled": False}}})
-    assert evaluate_account(ACCOUNT, ROLES, None, config, RoleAudit(), NOW).findings == ()
+    assert evaluate_details(ACCOUNT, ROLES, None, config, NOW).findings == ()
     config = config_from_dict(
         {"exemptions": [{"arn": "arn:aws:iam::*:role/old-*", "reason": "kept for DR drills"}]}
     )
-    ev = evaluate_account(ACCOUNT, ROLES, None, config, RoleAudit(), NOW)
+    ev = evaluate_details(ACCOUNT, ROLES, None, config, NOW)
     assert set(checks_of(ev.findings)) == {"never-used-old"}
     assert [role_name(f) for f in ev.exempted] == ["old-ci"]
 
@@ -86,7 +111,7 @@ def test_disabled_check_and_exemption_by_arn() -> None:
 )
 def test_root_hardware_mfa(enabled: bool, virtual: bool, found: bool) -> None:
     facts = AccountFacts(ACCOUNT, enabled, virtual, {"AccountMFAEnabled": int(enabled)}, "aws-cn")
-    ev = evaluate_account(ACCOUNT, None, facts, config_from_dict({}), RoleAudit(), NOW)
+    ev = evaluate_details(ACCOUNT, None, facts, config_from_dict({}), NOW)
     assert bool(ev.findings) is found
     if found:
         (f,) = ev.findings
@@ -99,12 +124,10 @@ def test_root_hardware_mfa(enabled: bool, virtual: bool, found: bool) -> None:
 
 
 def test_nothing_fetched_nothing_found() -> None:
-    ev = evaluate_account(ACCOUNT, None, None, config_from_dict({}), RoleAudit(), NOW)
+    ev = evaluate_details(ACCOUNT, None, None, config_from_dict({}), NOW)
     assert ev.findings == () and ev.exempted == ()
 
 
 def test_naive_now_is_rejected() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        evaluate_account(
-            ACCOUNT, ROLES, None, config_from_dict({}), RoleAudit(), NOW.replace(tzinfo=None)
-        )
+        evaluate_details(ACCOUNT, ROLES, None, config_from_dict({}), NOW.replace(tzinfo=None))

@@ -1,43 +1,22 @@
-"""The credential checks: one function per check, and the catalogue that names them.
+"""The checks that read the credential report: scopes root, user and any.
 
-A check function takes the report rows in its scope (the root row, the IAM
-users, or both), the thresholds and ``now``, and returns hits (``RowHit``):
-``(record, key number or None, message, facts)``. It loops over the rows itself
-because one call per check per row was most of the evaluation time.
-
-Ages are whole days, ``(now - t).days``, as the seed script counts them, and a
-"more than N days" threshold is exceeded only when the age is strictly greater,
-as in the seed's ``> 90``. Thresholds come as a pair: the values for human users
-(with a console password) and for programmatic users (without). Fields that are
-unknown (``Special``) never produce a finding on their own.
+Each takes the report rows of its scope (the root row, the IAM users, or both) and
+loops over them itself. Thresholds come as a pair: the values for human users (with
+a console password) and for programmatic users (without). Fields that are unknown
+(``Special``) never produce a finding on their own. "More than N days" is strictly
+more, as in the seed's ``> 90``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
+from exporter.core.checks.spec import Hit, Thresholds, cutoff
 from exporter.core.records import CredentialRecord, Special, Timestamp
 
-# What a check finds: (key number or None, message, facts)...
-Hit = tuple["int | None", str, dict[str, Any]]
-# ...and, from the report checks, the row it was found in.
-RowHit = tuple[CredentialRecord, "int | None", str, dict[str, Any]]
-
-
-class Thresholds(NamedTuple):
-    """One check's thresholds for human and for programmatic users."""
-
-    human: Mapping[str, int]
-    programmatic: Mapping[str, int]
-
-    def pair(self, name: str) -> tuple[int, int]:
-        return self.human[name], self.programmatic[name]
-
-
-CheckFn = Callable[[Sequence[CredentialRecord], Thresholds, datetime], list[RowHit]]
+RowHit = Hit[CredentialRecord]
 
 # The seed script's messages, kept word for word (tests compare them).
 ROOT_MFA_MESSAGE = "Root account does not have MFA enabled"
@@ -45,31 +24,6 @@ ROOT_KEY_MESSAGE = "Root account has active access keys"
 CONSOLE_MFA_MESSAGE = "Console access enabled but MFA not configured"
 
 _NEVER_USED = (Special.NOT_APPLICABLE, Special.NOT_SUPPORTED)
-
-
-@dataclass(frozen=True)
-class CheckSpec:
-    id: str
-    severity: str
-    title: str
-    cis: str
-    rationale: str
-    # "root": the <root_account> row; "user": IAM users; "any": both;
-    # "account"/"role": evaluated from other APIs (see exporter.core.account_checks).
-    scope: str
-    thresholds: Mapping[str, int] = field(default_factory=dict)
-    fn: CheckFn | None = None
-
-
-def days_since(now: datetime, when: datetime) -> int:
-    return (now - when).days
-
-
-def cutoff(now: datetime, days: int) -> datetime:
-    """The latest instant more than ``days`` whole days before ``now``:
-    ``t <= cutoff(now, n)`` is exactly ``(now - t).days > n``, without building a
-    timedelta per row (the checks compare first and compute ages for hits only)."""
-    return now - timedelta(days=days + 1)
 
 
 def _age(now: datetime, when: Timestamp) -> int | None:
@@ -288,96 +242,3 @@ def signing_certificate_active(
 
 def _key_facts(rotated: Timestamp, now: datetime) -> dict[str, Any]:
     return {"age_days": (now - rotated).days} if isinstance(rotated, datetime) else {}
-
-
-CATALOGUE: tuple[CheckSpec, ...] = (
-    CheckSpec(
-        "root_mfa_disabled", "critical", "Root account has no MFA", "1.5",
-        "Whoever holds the root password alone controls the whole account, billing and "
-        "account closure included. MFA is the only second factor root can have.",
-        "root", fn=root_mfa_disabled,
-    ),
-    CheckSpec(
-        "root_access_key_active", "high", "Root account has an active access key", "1.4",
-        "A root access key cannot be limited by any policy. Use IAM roles or users for "
-        "programmatic access and delete root keys.",
-        "root", fn=root_access_key_active,
-    ),
-    CheckSpec(
-        "console_without_mfa", "high", "Console user without MFA", "1.10",
-        "A console password alone can be phished or guessed; MFA stops most takeovers.",
-        "user", fn=console_without_mfa,
-    ),
-    CheckSpec(
-        "password_unused", "medium", "Console password unused", "1.12",
-        "A password nobody uses is only attack surface. Disable it.",
-        "user", {"max_idle_days": 90}, fn=password_unused,
-    ),
-    CheckSpec(
-        "access_key_not_rotated", "high", "Access key not rotated", "1.14",
-        "Long-lived keys leak through laptops, CI logs and repositories; rotation bounds "
-        "how long a leaked key stays useful.",
-        "user", {"max_age_days": 90}, fn=access_key_not_rotated,
-    ),
-    CheckSpec(
-        "access_key_never_used", "medium", "Access key never used", "1.11",
-        "A key that was created and never used was probably not needed. Keys should not "
-        "be created during initial user setup.",
-        "user", {"grace_days": 0}, fn=access_key_never_used,
-    ),
-    CheckSpec(
-        "access_key_unused", "medium", "Access key unused", "1.12",
-        "An active key nobody uses is only attack surface. Deactivate it.",
-        "user", {"max_idle_days": 90}, fn=access_key_unused,
-    ),
-    CheckSpec(
-        "root_used_recently", "high", "Root account used recently", "1.7",
-        "Root should be kept for the few tasks only it can do. Recent use means someone "
-        "is doing daily work as root, or the credentials are in the wrong hands.",
-        "root", {"window_days": 7}, fn=root_used_recently,
-    ),
-    CheckSpec(
-        "multiple_active_access_keys", "medium", "User has two active access keys", "1.13",
-        "Two active keys are normal only during a rotation; left alone, the old key is "
-        "forgotten and never deactivated.",
-        "user", fn=multiple_active_access_keys,
-    ),
-    CheckSpec(
-        "password_never_used", "low", "Console password never used", "1.12",
-        "A password set at creation and never used was probably not needed, and its "
-        "initial value may be known to others.",
-        "user", {"min_user_age_days": 30}, fn=password_never_used,
-    ),
-    CheckSpec(
-        "user_inactive", "low", "Inactive user", "1.12",
-        "A user with no password or key use for a long time is a candidate for deletion.",
-        "user", {"max_idle_days": 90}, fn=user_inactive,
-    ),
-    CheckSpec(
-        "inactive_access_key_present", "low", "Inactive access key not deleted", "1.12",
-        "A deactivated key can be re-activated by anyone with iam:UpdateAccessKey; "
-        "delete keys that are no longer needed.",
-        "user", fn=inactive_access_key_present,
-    ),
-    CheckSpec(
-        "signing_certificate_active", "low", "Active X.509 signing certificate", "-",
-        "Signing certificates serve legacy SOAP APIs. An active one is a long-lived "
-        "credential that nobody rotates; delete it unless a legacy service needs it.",
-        "any", fn=signing_certificate_active,
-    ),
-    # Evaluated from other IAM APIs, not from the report: see exporter.core.account_checks.
-    CheckSpec(
-        "root_hardware_mfa_missing", "medium", "Root MFA is not a hardware device", "1.6",
-        "A virtual MFA lives on a phone that can be lost, backed up or cloned; root deserves "
-        "a hardware key.",
-        "account",
-    ),
-    CheckSpec(
-        "role_unused", "medium", "IAM role unused", "-",
-        "A role nobody assumes keeps its trust policy and permissions: attack surface "
-        "with no benefit. Delete roles unused for a long time.",
-        "role", {"max_idle_days": 90},
-    ),
-)  # fmt: skip
-
-CHECKS: dict[str, CheckSpec] = {c.id: c for c in CATALOGUE}
