@@ -79,17 +79,8 @@ class AccountsWiring:
         from exporter.sources.aws.clients import ClientSettings
         from exporter.sources.aws.directory import AccountDirectory
 
-        settings = ClientSettings(
-            max_attempts=flags.aws_max_attempts,
-            connect_timeout=flags.aws_connect_timeout.total_seconds(),
-            read_timeout=flags.aws_read_timeout.total_seconds(),
-        )
-        return AccountDirectory(
-            self.accounts,
-            self.shard,
-            settings=settings,
-            poll_deadline=flags.aws_poll_deadline.total_seconds(),
-        )
+        settings = ClientSettings.from_settings(flags)
+        return AccountDirectory(self.accounts, self.shard, settings=settings)
 
     # -- the daemon's target list ---------------------------------------------------------
 
