@@ -189,7 +189,8 @@ def test_two_serve_replicas_split_the_organization(org: Org, tmp_path: Path) -> 
             status, _, page = exp.get("/")
         finally:
             exp.stop()
-        owned = [lab["account_id"] for lab, _ in samples["aws_iam_exporter_account_owned"]]
+        # moto's account ids are random: now and then one shard owns none of them.
+        owned = [lab["account_id"] for lab, _ in samples.get("aws_iam_exporter_account_owned", [])]
         for account_id in owned:
             seen.setdefault(account_id, []).append(index)
             assert sample_value(samples, "aws_iam_exporter_refresh_success",
