@@ -122,11 +122,11 @@ def test_cli_partial_failure_still_audits_and_does_not_exit_2(
 ) -> None:
     """audit continues past failing accounts, lists them at the end, and exits 2
     only when no account could be audited."""
-    from exporter.sources.aws import targets
+    from exporter.sources.aws import directory
 
-    real = targets.account_sources
+    real = directory.account_sources
     monkeypatch.setattr(
-        targets, "account_sources", lambda config: [*real(config), ("throttled-one", Broken())]
+        directory, "account_sources", lambda config: [*real(config), ("throttled-one", Broken())]
     )
     config = tmp_path / "config.yaml"
     config.write_text(
