@@ -14,8 +14,9 @@ import pytest
 
 from exporter.config import Config
 from exporter.core.analyse import analyse
+from exporter.core.report import ReportFormatError
 from exporter.sources.aws import ClientSettings, IamReportFetcher, make_client
-from exporter.sources.base import SourceError
+from exporter.sources.base import SourceError, failure_reason
 from tests.support.fault_proxy import FaultProxy, reset_moto
 from tests.support.report_faults import drop_column, garble, truncate
 
@@ -39,9 +40,9 @@ def fetcher(proxy: FaultProxy) -> IamReportFetcher:
 
 
 def _reason(fetcher: IamReportFetcher) -> str:
-    with pytest.raises(SourceError) as info:
+    with pytest.raises((SourceError, ReportFormatError)) as info:
         analyse(fetcher.fetch(), Config(), datetime.now(timezone.utc))
-    return info.value.reason
+    return failure_reason(info.value)
 
 
 FAULTS: list[tuple[str, dict[str, Any], str]] = [
