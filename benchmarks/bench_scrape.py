@@ -76,7 +76,7 @@ def serve_baseline(path: str, port: int) -> None:
 
     now = datetime.now(timezone.utc)
     analysis = analyse(FileReportSource(path).fetch(), Config(), now)
-    state = AccountState(ACCOUNT, ACCOUNT, "bench", analysis, now, True, True, 0.0, now)
+    state = AccountState(ACCOUNT, "bench", analysis, now, True, True, 0.0, now)
     registry = CollectorRegistry(auto_describe=False)
     options = ExpositionOptions(finding_series_limit=10**7)
     registry.register(SnapshotCollector([state], Config(), options))

@@ -8,7 +8,8 @@
   ``root_hardware_mfa_missing``, and merges their findings into the account's
   evaluation, so ``aws_iam_findings``, exemptions and the landing page count them.
   When the account fails, its last good roles and facts are re-evaluated instead.
-* ``collector`` adds the metrics below to each refresh's rendering.
+* ``header`` is the landing page's line on shard ownership and discovery.
+* ``collector`` adds the metrics below to each rendering.
 
 Per-role detail is ``aws_iam_role_finding{account_id,check,severity,role}`` (value 1):
 a separate family, so ``aws_iam_finding`` keeps its user/key labels unchanged.
@@ -17,9 +18,9 @@ a separate family, so ``aws_iam_finding`` keeps its user/key labels unchanged.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -32,27 +33,11 @@ from exporter.config.settings import Settings
 from exporter.core.analyse import Analysis
 from exporter.core.evaluate import evaluate_details, merge
 from exporter.core.findings import role_name
-from exporter.core.records import AccountFacts, RoleRecord
 from exporter.core.sharding import Shard
 from exporter.daemon.refresh import AccountTarget
-from exporter.daemon.snapshot import UNEVALUATED_SCOPES, AccountState
+from exporter.daemon.snapshot import AccountState, DetailsState
 from exporter.daemon.stored import summary_of
-from exporter.sources.base import AccountDetails, AccountDetailsSource, FetchedReport
-
-EXTRAS_KEY = "accounts"  # AccountState.extras[EXTRAS_KEY] is an AccountExtras
-LANDING_HEADER = "landing_header"  # str: shown once at the top of the landing page
-LANDING_LINES = "landing_lines"  # tuple[str, ...]: shown under the account's heading
-
-
-@dataclass(frozen=True)
-class AccountExtras:
-    roles: tuple[RoleRecord, ...] | None = None  # last good
-    facts: AccountFacts | None = None  # last good
-    detail_errors_total: Mapping[tuple[str, str], int] = field(
-        default_factory=lambda: MappingProxyType({})
-    )
-    last_detail_errors: tuple[tuple[str, str, str], ...] = ()
-    throttled_total: int = 0
+from exporter.sources.base import AccountDetails, AccountDetailsSource
 
 
 class AccountsWiring:
@@ -70,7 +55,7 @@ class AccountsWiring:
         self.shard = Shard(flags.shard_index, flags.shard_count)
         self.finding_series = flags.metrics_finding_series
         self.series_limit = flags.metrics_finding_series_limit
-        self._fixed = [_with_demo_details(t) for t in fixed]
+        self._fixed = list(fixed)
         self.directory = None if fixed else (directory or self._directory(flags))
         self.configured = len(self._fixed)
         self.discovery_error: str | None = None
@@ -79,17 +64,8 @@ class AccountsWiring:
         from exporter.sources.aws.clients import ClientSettings
         from exporter.sources.aws.directory import AccountDirectory
 
-        settings = ClientSettings(
-            max_attempts=flags.aws_max_attempts,
-            connect_timeout=flags.aws_connect_timeout.total_seconds(),
-            read_timeout=flags.aws_read_timeout.total_seconds(),
-        )
-        return AccountDirectory(
-            self.accounts,
-            self.shard,
-            settings=settings,
-            poll_deadline=flags.aws_poll_deadline.total_seconds(),
-        )
+        settings = ClientSettings.from_settings(flags)
+        return AccountDirectory(self.accounts, self.shard, settings=settings)
 
     # -- the daemon's target list ---------------------------------------------------------
 
@@ -107,32 +83,27 @@ class AccountsWiring:
     # -- after each account's refresh -----------------------------------------------------
 
     def state_hook(self, target: AccountTarget, state: AccountState, now: datetime) -> AccountState:
-        before = state.extras.get(EXTRAS_KEY)
-        extras = before if isinstance(before, AccountExtras) else AccountExtras()
+        details = state.details
         source = target.source
         if state.success and isinstance(source, AccountDetailsSource):
-            extras = _updated(extras, source.fetch_details())
+            details = _updated(details, source.fetch_details())
         throttled = getattr(source, "throttled_total", None)
         if isinstance(throttled, int):
-            extras = replace(extras, throttled_total=throttled)
+            details = replace(details, throttled_total=throttled)
         analysis = state.analysis
         if analysis is not None:
-            found = evaluate_details(state.account_id, extras.roles, extras.facts, self.config, now)
+            found = evaluate_details(
+                state.account_id, details.roles, details.facts, self.config, now
+            )
             analysis = Analysis(analysis.report, merge(analysis.evaluation, found))
-        unevaluated = tuple(
+        unevaluated = frozenset(
             scope
-            for scope, known in (("role", extras.roles), ("account", extras.facts))
+            for scope, known in (("role", details.roles), ("account", details.facts))
             if known is None
         )
-        more = {
-            EXTRAS_KEY: extras,
-            UNEVALUATED_SCOPES: unevaluated,
-            LANDING_HEADER: self.landing_header(),
-            LANDING_LINES: _landing_lines(extras),
-        }
-        return replace(state, analysis=analysis, extras=MappingProxyType({**state.extras, **more}))
+        return replace(state, analysis=analysis, details=details, unevaluated=unevaluated)
 
-    def landing_header(self) -> str:
+    def header(self) -> str:
         if self.directory is None:
             return ""
         owned = "every account" if self.shard.count == 1 else f"shard {self.shard.label}"
@@ -175,9 +146,8 @@ class _AccountsCollector(Collector):
         )
         kept = 0
         for state in self.accounts:
-            extras = _extras(state)
-            if extras.roles is not None:
-                roles.add_metric([state.account_id], len(extras.roles))
+            if state.details.roles is not None:
+                roles.add_metric([state.account_id], len(state.details.roles))
             if state.analysis is None:
                 continue
             left_out = 0
@@ -205,10 +175,9 @@ class _AccountsCollector(Collector):
             labels=["account_id"],
         )
         for state in self.accounts:
-            extras = _extras(state)
-            for (part, reason), count in sorted(extras.detail_errors_total.items()):
+            for (part, reason), count in sorted(state.details.detail_errors_total.items()):
                 details.add_metric([state.account_id, part, reason], count)
-            throttled.add_metric([state.account_id], extras.throttled_total)
+            throttled.add_metric([state.account_id], state.details.throttled_total)
         yield from (details, throttled)
         directory = self.wiring.directory
         if directory is None or directory.cfg.organizations is None:
@@ -249,61 +218,19 @@ class _AccountsCollector(Collector):
         yield from (owned, count, configured)
 
 
-def _updated(extras: AccountExtras, details: AccountDetails) -> AccountExtras:
-    errors = Counter(extras.detail_errors_total)
-    for part, reason, _ in details.errors:
+def _updated(details: DetailsState, fetched: AccountDetails) -> DetailsState:
+    errors = Counter(details.detail_errors_total)
+    for part, reason, _ in fetched.errors:
         errors[(part, reason)] += 1
     return replace(
-        extras,
+        details,
         # A part that failed keeps its last good value, like the report does.
-        roles=extras.roles if details.roles is None else details.roles,
-        facts=extras.facts if details.facts is None else details.facts,
+        roles=details.roles if fetched.roles is None else fetched.roles,
+        facts=details.facts if fetched.facts is None else fetched.facts,
         detail_errors_total=MappingProxyType(dict(errors)),
-        last_detail_errors=details.errors,
+        last_detail_errors=fetched.errors,
     )
-
-
-def _landing_lines(extras: AccountExtras) -> tuple[str, ...]:
-    lines = []
-    if extras.roles is not None:
-        lines.append(f"{len(extras.roles)} IAM roles audited.")
-    if extras.facts is not None:
-        kind = "virtual" if extras.facts.root_virtual_mfa else "hardware"
-        root = f"root MFA: {kind}" if extras.facts.root_mfa_enabled else "root MFA: none"
-        lines.append(f"Account summary read ({root}).")
-    for part, reason, message in extras.last_detail_errors:
-        lines.append(f"Last {part} fetch failed: {reason} ({message}).")
-    return tuple(lines)
-
-
-def _extras(state: AccountState) -> AccountExtras:
-    value = state.extras.get(EXTRAS_KEY)
-    return value if isinstance(value, AccountExtras) else AccountExtras()
 
 
 def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, doc, labels=["account_id"] if labels is None else labels)
-
-
-class DemoDetailsSource:
-    """A demo account with roles and account facts, for the role and account checks."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-
-    def fetch(self) -> FetchedReport:
-        fetched: FetchedReport = self.inner.fetch()
-        return fetched
-
-    def fetch_details(self) -> AccountDetails:
-        from exporter.sources.demo import demo_details
-
-        return demo_details(self.inner.account, datetime.now(timezone.utc).replace(microsecond=0))
-
-
-def _with_demo_details(target: AccountTarget) -> AccountTarget:
-    from exporter.sources.demo import DemoSource
-
-    if isinstance(target.source, DemoSource):
-        return target._replace(source=DemoDetailsSource(target.source))
-    return target

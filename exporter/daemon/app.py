@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
 from typing import Any
 
+from exporter import __version__
 from exporter.config import Config
+from exporter.config.flags import parse_listen_address
 from exporter.daemon.exposition import ExpositionOptions
 from exporter.daemon.http import (
     Authenticator,
@@ -17,21 +21,13 @@ from exporter.daemon.http import (
     SSLContextProvider,
     WebApp,
 )
-from exporter.daemon.refresh import AccountTarget, Clock, Refresher, StateHook, utc_now
+from exporter.daemon.refresh import AccountTarget, Clock, Refresher, ReportHook, StateHook, utc_now
 from exporter.daemon.scheduler import start_scheduler
 from exporter.daemon.snapshot import Snapshot
 
 log = logging.getLogger("exporter.daemon")
 
-
-@dataclass(frozen=True)
-class DaemonSettings:
-    listen: tuple[str, int] = ("", 10063)
-    telemetry_path: str = "/metrics"
-    refresh_interval: timedelta = timedelta(hours=1)
-    workers: int = 4
-    max_connections: int = 512
-    exposition: ExpositionOptions = field(default_factory=ExpositionOptions)
+STOP_GRACE_SECONDS = 3.0
 
 
 @dataclass
@@ -42,7 +38,9 @@ class Hooks:
     headers: HeadersProvider | None = None
     ssl_context: SSLContextProvider | None = None
     state_hooks: Sequence[StateHook] = ()
+    on_report: Sequence[ReportHook] = ()
     on_snapshot: Sequence[Callable[[Snapshot], None]] = ()
+    header: Callable[[], str] = lambda: ""
     # A snapshot to serve before the first refresh (e.g. restored from --state.dir).
     initial_snapshot: Snapshot | None = None
 
@@ -52,35 +50,38 @@ class Daemon:
         self,
         targets: Callable[[], Sequence[AccountTarget]],
         config: Config,
-        settings: DaemonSettings | None = None,
         hooks: Hooks | None = None,
+        options: ExpositionOptions | None = None,
         now: Clock = utc_now,
     ) -> None:
-        self.settings = settings or DaemonSettings()
+        """Everything comes from ``config.settings``; ``options`` adds to the exposition
+        what the settings cannot say (the user labeler, more collectors)."""
+        settings = self.settings = config.settings
         hooks = hooks or Hooks()
-        exposition = self.settings.exposition
-        if exposition.refresh_interval != self.settings.refresh_interval:
-            exposition = _with_interval(exposition, self.settings.refresh_interval)
         self.refresher = Refresher(
             targets,
             config,
-            exposition,
+            options or ExpositionOptions.from_settings(settings),
             now=now,
-            workers=self.settings.workers,
+            workers=settings.refresh_workers,
             hooks=hooks.state_hooks,
             on_snapshot=hooks.on_snapshot,
+            on_report=hooks.on_report,
+            deadline=settings.refresh_deadline,
+            header=hooks.header,
         )
         if hooks.initial_snapshot is not None:
             self.refresher.install(hooks.initial_snapshot)
         self.app = WebApp(
             snapshot=lambda: self.refresher.snapshot,
-            telemetry_path=self.settings.telemetry_path,
+            telemetry_path=settings.web_telemetry_path,
             auth=hooks.auth,
             headers=hooks.headers,
             ssl_context=hooks.ssl_context,
             now=now,
         )
-        self._http = ServerThread(self.settings.listen, self.app, self.settings.max_connections)
+        listen = parse_listen_address(settings.web_listen_address)
+        self._http = ServerThread(listen, self.app, settings.web_max_connections)
         self._scheduler: Any = None
 
     @property
@@ -91,7 +92,7 @@ class Daemon:
         """Serve HTTP at once; with ``schedule``, refresh now and every interval."""
         self._http.start()
         if schedule:
-            self._scheduler = start_scheduler(self.refresher.run, self.settings.refresh_interval)
+            self._scheduler = start_scheduler(self.refresher.tick, self.settings.refresh_interval)
         log.info(
             "listening",
             extra={"address": self._http.server.server_address[0], "port": self.port},
@@ -104,7 +105,28 @@ class Daemon:
         self.refresher.close()
 
 
-def _with_interval(options: ExpositionOptions, interval: timedelta) -> ExpositionOptions:
-    from dataclasses import replace
+def run_until_signalled(daemon: Daemon) -> int:
+    """Serve until SIGTERM or SIGINT; 0 once stopped."""
+    stop = threading.Event()
 
-    return replace(options, refresh_interval=interval)
+    def on_signal(signum: int, frame: Any) -> None:
+        log.info("stopping", extra={"signal": signal.Signals(signum).name})
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        daemon.start()
+        log.info("started", extra={"version": __version__})
+        while not stop.wait(1.0):
+            pass
+    finally:
+        daemon.stop()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if not daemon.refresher.wait_idle(STOP_GRACE_SECONDS):
+        # A fetch stuck in an AWS call would keep the interpreter alive until its
+        # timeouts and retries run out; nothing it could still produce is needed.
+        log.warning("a refresh is still running; exiting without waiting for it")
+        logging.shutdown()
+        os._exit(0)
+    return 0

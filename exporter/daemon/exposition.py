@@ -1,7 +1,7 @@
-"""Render a snapshot once per refresh; serve it per scrape with live process metrics.
+"""Render a snapshot once per publication; serve it per scrape with live process metrics.
 
 prometheus_client renders about 8 µs per series, so 50k findings cost ~0.4 s:
-far too slow for every scrape, fine once per refresh. The refresh job renders
+far too slow for every scrape, fine once per publication. The publisher renders
 the text format, its gzip and OpenMetrics here; a scrape only renders the small
 process/platform/GC registry and concatenates. Two gzip members back to back
 are one valid gzip stream (RFC 1952), so the cached gzip is reused as is.
@@ -37,8 +37,9 @@ from prometheus_client.registry import Collector
 from exporter import __version__
 from exporter.config import Config
 from exporter.config.flags import format_duration
+from exporter.config.settings import Settings
 from exporter.core.checks import CHECKS
-from exporter.daemon.snapshot import UNEVALUATED_SCOPES, AccountState, Exposition
+from exporter.daemon.snapshot import AccountState, Exposition, PendingSource
 from exporter.daemon.stored import (
     AnalysisSummary,
     SeriesEntry,
@@ -66,23 +67,45 @@ def identity(user: str) -> str | None:
     return user
 
 
+_DEFAULTS = Settings()  # the flags' defaults are declared there, once
+
+
 @dataclass(frozen=True)
 class ExpositionOptions:
-    refresh_interval: timedelta = timedelta(hours=1)
-    finding_series: bool = True
-    finding_series_limit: int = 50_000
-    user_facts: bool = False
+    refresh_interval: timedelta = _DEFAULTS.refresh_interval
+    finding_series: bool = _DEFAULTS.metrics_finding_series
+    finding_series_limit: int = _DEFAULTS.metrics_finding_series_limit
+    user_facts: bool = _DEFAULTS.metrics_user_facts
     user_label: UserLabel = identity
     version: str = __version__
-    # More collectors per refresh, made from the account states (roles, shards).
+    # More collectors per rendering, made from the account states (roles, shards).
     collectors: tuple[Callable[[Sequence[AccountState]], Collector], ...] = ()
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        user_label: UserLabel = identity,
+        collectors: tuple[Callable[[Sequence[AccountState]], Collector], ...] = (),
+    ) -> ExpositionOptions:
+        return cls(
+            refresh_interval=settings.refresh_interval,
+            finding_series=settings.metrics_finding_series,
+            finding_series_limit=settings.metrics_finding_series_limit,
+            user_facts=settings.metrics_user_facts,
+            user_label=user_label,
+            collectors=collectors,
+        )
 
 
 def render(
-    accounts: Sequence[AccountState], config: Config, options: ExpositionOptions
+    accounts: Sequence[AccountState],
+    config: Config,
+    options: ExpositionOptions,
+    pending: Sequence[PendingSource] = (),
 ) -> Exposition:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(accounts, config, options))
+    registry.register(SnapshotCollector(accounts, config, options, pending))
     for make in options.collectors:
         registry.register(make(accounts))
     text = generate_latest(registry)
@@ -165,11 +188,16 @@ class SnapshotCollector(Collector):
     """Yields the metric contract for a set of account states."""
 
     def __init__(
-        self, accounts: Sequence[AccountState], config: Config, options: ExpositionOptions
+        self,
+        accounts: Sequence[AccountState],
+        config: Config,
+        options: ExpositionOptions,
+        pending: Sequence[PendingSource] = (),
     ) -> None:
         self.accounts = accounts
         self.config = config
         self.options = options
+        self.pending = pending
         self.cached = (
             f"From the cached credential report, refreshed every "
             f"{format_duration(options.refresh_interval)}."
@@ -230,7 +258,20 @@ class SnapshotCollector(Collector):
                 last.add_metric([s.account_id], _ts(s.last_success))
             for reason, count in sorted(s.errors_total.items()):
                 errors.add_metric([s.account_id, reason], count)
-        yield from (info, success, last, duration, errors)
+        yield from (info, success, last, duration, errors, self._pending())
+
+    def _pending(self) -> Metric:
+        # Sources without an account of their own have no account_id to report under.
+        pending = GaugeMetricFamily(
+            "aws_iam_exporter_pending_sources",
+            "Sources that export no series of their own: never read successfully (their "
+            "account is unknown), or yielding an account another source already yields "
+            "(duplicate_account); by the reason of their last failure.",
+            labels=["reason"],
+        )
+        for reason, count in sorted(Counter(p.reason for p in self.pending).items()):
+            pending.add_metric([reason], count)
+        return pending
 
     def _inventory(self) -> Iterator[Metric]:
         users = _gauge("aws_iam_users", self._help("IAM users in the report, root excluded."))
@@ -288,9 +329,8 @@ class SnapshotCollector(Collector):
             aid = state.account_id
             counts = summary.by_check()
             skipped = summary.exempted
-            unevaluated = state.extras.get(UNEVALUATED_SCOPES, ())
             for cid, cfg in enabled:
-                if CHECKS[cid].scope in unevaluated:
+                if CHECKS[cid].scope in state.unevaluated:
                     continue
                 findings.add_metric([aid, cid, cfg.severity], counts.get(cid, 0))
                 exempted.add_metric([aid, cid], skipped.get(cid, 0))

@@ -179,7 +179,9 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/-/healthy":
             self._send(200, b"healthy\n")
         elif path == "/-/ready":
-            ready = app.snapshot() is not None
+            # Once every source has data or a recorded failure; /metrics serves earlier.
+            snapshot = app.snapshot()
+            ready = snapshot is not None and snapshot.ready
             self._send(200 if ready else 503, b"ready\n" if ready else b"not ready\n")
         elif path in ("/", app.telemetry_path):
             if app.auth is not None and not app.auth(path, self.headers):

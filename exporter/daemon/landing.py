@@ -1,4 +1,5 @@
-"""The HTML landing page: each account's findings, report age and last refresh."""
+"""The HTML landing page: each account's findings, report age and last refresh, and
+the sources that yield no account of their own."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from html import escape
 
 from exporter.core.checks import CHECKS
 from exporter.core.findings import SEVERITIES, SEVERITY_RANK
-from exporter.daemon.snapshot import AccountState, Snapshot
+from exporter.daemon.snapshot import AccountState, DetailsState, PendingSource, Snapshot
 from exporter.daemon.stored import summary_of
 
 _STYLE = """
@@ -33,10 +34,10 @@ def render_landing(snapshot: Snapshot | None, telemetry_path: str, now: datetime
         parts.append("<p>The first refresh has not finished yet.</p>")
     else:
         parts.append(f"<p>Last refresh: {_ago(snapshot.created_at, now)}.</p>")
-        # Shard ownership and discovery state (exporter/daemon/accounts.py).
-        header = next((s.extras.get("landing_header") for s in snapshot.accounts), None)
-        if header:
-            parts.append(f"<p>{escape(header)}</p>")
+        if snapshot.header:  # shard ownership and discovery (exporter/daemon/accounts.py)
+            parts.append(f"<p>{escape(snapshot.header)}</p>")
+        if snapshot.pending:
+            parts.append(_pending(snapshot.pending, now))
         parts.extend(_account(state, now) for state in snapshot.accounts)
     parts.append("</body></html>")
     return "\n".join(parts).encode("utf-8")
@@ -47,7 +48,7 @@ def _account(state: AccountState, now: datetime) -> str:
         f"{state.name} ({state.account_id})" if state.name != state.account_id else state.name
     )
     out = [f"<h2>{title}</h2>", "<p>", _refresh_line(state, now)]
-    out.extend(f"<br>{escape(line)}" for line in state.extras.get("landing_lines", ()))
+    out.extend(f"<br>{escape(line)}" for line in _detail_lines(state.details))
     generated = state.report_generated
     if generated is not None:
         out.append(f"<br>Credential report generated {_ago(generated, now)}.")
@@ -74,6 +75,32 @@ def _account(state: AccountState, now: datetime) -> str:
             )
         out.append("</table>")
     return "\n".join(out)
+
+
+def _pending(sources: tuple[PendingSource, ...], now: datetime) -> str:
+    out = ["<h2>Sources without an account of their own</h2>",
+           "<table><tr><th>Source</th><th>Last failure</th><th>Since</th></tr>"]  # fmt: skip
+    for p in sources:
+        out.append(
+            f"<tr><td>{escape(p.name)}</td><td class='fail'>{escape(p.reason)} "
+            f"({escape(p.message)})</td><td>{p.failures} failure(s), first "
+            f"{_ago(p.since, now)}</td></tr>"
+        )
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _detail_lines(details: DetailsState) -> list[str]:
+    lines = []
+    if details.roles is not None:
+        lines.append(f"{len(details.roles)} IAM roles audited.")
+    if details.facts is not None:
+        kind = "virtual" if details.facts.root_virtual_mfa else "hardware"
+        root = f"root MFA: {kind}" if details.facts.root_mfa_enabled else "root MFA: none"
+        lines.append(f"Account summary read ({root}).")
+    for part, reason, message in details.last_detail_errors:
+        lines.append(f"Last {part} fetch failed: {reason} ({message}).")
+    return lines
 
 
 def _refresh_line(state: AccountState, now: datetime) -> str:

@@ -8,11 +8,10 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
-from exporter.config.flags import LOG_FORMATS, LOG_LEVELS
+from exporter.config.flags import LOG_LEVELS
 
 LEVELS = dict(zip(LOG_LEVELS, (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR),
                   strict=True))  # fmt: skip
-FORMATS = LOG_FORMATS
 
 # Attributes every LogRecord has; anything else was passed with ``extra=``.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}

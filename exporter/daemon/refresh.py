@@ -1,8 +1,19 @@
-"""The refresh job: fetch every account's report, evaluate it, swap in a new snapshot.
+"""The refresh job: every account refreshed on its own, each result published when ready.
 
-Accounts refresh in parallel on a bounded pool. A failure touches only its own
-account: the last good analysis stays (re-evaluated against the new time, so
-ages keep moving), ``success`` goes to 0 and the reason is counted.
+``tick()`` (the scheduled job) lists the targets and queues one attempt per source
+on the bounded ``Workers``; it returns at once. An attempt reads its source,
+evaluates the report, runs the state hooks (role and account checks) and hands its
+result to ``_accept``, which swaps it into the account table; the ``Publisher``
+re-renders the snapshot from that table. A slow account never delays another's.
+
+An attempt still running at its deadline (``Settings.refresh_deadline``) fails with
+reason ``timeout``: the account keeps its last good data and its ``refresh_success``
+goes to 0; the stuck thread's eventual result is dropped, and while it runs no new
+attempt starts for that source: each round counts it as timed out again.
+
+Identity is the account id (ownership.py): a source yields the account it was
+configured with, or the one its report names. A source that yields an account
+another source already yields fails with ``duplicate_account``.
 """
 
 from __future__ import annotations
@@ -10,26 +21,28 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import NamedTuple
 
 from exporter.config import Config
-from exporter.core.analyse import Analysis, analyse
-from exporter.core.diff import diff_reports
-from exporter.core.evaluate import evaluate
-from exporter.core.report import ReportFormatError
+from exporter.config.flags import format_duration
+from exporter.config.settings import Settings
+from exporter.core.analyse import analyse
 from exporter.daemon.exposition import ExpositionOptions, render
-from exporter.daemon.snapshot import AccountState, Snapshot, frozen_counts
-from exporter.daemon.stored import AnyAnalysis, StoredAnalysis, compress, store
-from exporter.sources.base import ReportSource, SourceError, failure_reason
+from exporter.daemon.ownership import AccountTable
+from exporter.daemon.publisher import Publisher
+from exporter.daemon.snapshot import AccountState, Snapshot
+from exporter.daemon.stored import StoredAnalysis, compress
+from exporter.daemon.transitions import describe, failed, kept_small, succeeded
+from exporter.daemon.workers import Attempt, Workers
+from exporter.sources.base import FetchedReport, ReportSource, SourceError
 
 log = logging.getLogger("exporter.refresh")
 
 Clock = Callable[[], datetime]
+_DEFAULTS = Settings()
 
 
 def utc_now() -> datetime:
@@ -37,29 +50,46 @@ def utc_now() -> datetime:
 
 
 class AccountTarget(NamedTuple):
-    """One account to watch.
+    """One source to read. ``account_id`` is empty when only the report can tell
+    (a report file, the ambient credentials); ``name`` then names the source."""
 
-    ``key`` is the ``account_id`` label. Leave it empty when the id is not known
-    in advance (the ambient account): it is then learned from the first report's
-    ARNs, and the state is tracked under ``name`` until then.
-    """
-
-    key: str
+    account_id: str
     name: str
     source: ReportSource
 
     @property
-    def identity(self) -> str:
-        return self.key or self.name
+    def key(self) -> str:
+        """Identifies the source across refreshes, whatever account it yields."""
+        return self.account_id or self.name
 
 
 # Called after each account's refresh, in the worker thread; returns the state to
-# keep. Collaborators use it to attach account/role checks or persist state.
+# keep. Collaborators use it to attach account and role checks.
 StateHook = Callable[[AccountTarget, AccountState, datetime], AccountState]
+# Called with each good report once its result is accepted (persistence saves it).
+ReportHook = Callable[[AccountState, FetchedReport], None]
+
+
+class _Result(NamedTuple):
+    account_id: str  # "" when the source's account is still unknown
+    state: AccountState | None  # the account's new state; None for a pending source
+    reason: str | None  # the failure's, None on success
+    message: str = ""
+    fetched: FetchedReport | None = None
+
+
+class _Round:
+    """The attempts one tick started, for the "refresh done" line once all have ended."""
+
+    def __init__(self, keys: set[str]) -> None:
+        self.left = keys
+        self.accounts = len(keys)
+        self.failed = 0
+        self.started = time.monotonic()
 
 
 class Refresher:
-    """Owns the current snapshot; ``run()`` is the scheduled job."""
+    """Owns the account table and the current snapshot; ``tick()`` is the scheduled job."""
 
     def __init__(
         self,
@@ -67,184 +97,214 @@ class Refresher:
         config: Config,
         options: ExpositionOptions | None = None,
         now: Clock = utc_now,
-        workers: int = 4,
+        workers: int = _DEFAULTS.refresh_workers,
         hooks: Sequence[StateHook] = (),
         on_snapshot: Sequence[Callable[[Snapshot], None]] = (),
+        on_report: Sequence[ReportHook] = (),
+        deadline: timedelta = _DEFAULTS.refresh_deadline,
+        header: Callable[[], str] = lambda: "",
     ) -> None:
         self.targets = targets
         self.config = config
         self.options = options or ExpositionOptions()
         self.now = now
         self.workers = max(1, workers)
+        self.deadline = deadline
         self.hooks = list(hooks)
-        self.on_snapshot = list(on_snapshot)
-        self._lock = threading.Lock()
-        self._run_lock = threading.Lock()
-        self._snapshot: Snapshot | None = None
+        self.on_report = list(on_report)
+        self.header = header
+        self._pool = Workers(self.workers, deadline.total_seconds(), self._expired)
+        self.publisher = Publisher(self._build, self._pool.running_for, on_snapshot)
+        self._table = AccountTable()
+        self._tick_lock = threading.Lock()
         self._last_targets: list[AccountTarget] = []
-        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="refresh")
+        self._round_lock = threading.Lock()
+        self._round: _Round | None = None
 
     @property
     def snapshot(self) -> Snapshot | None:
-        return self._snapshot  # one reference read: a whole snapshot or none
+        return self.publisher.snapshot
 
     def install(self, snapshot: Snapshot) -> None:
-        """Make ``snapshot`` current (e.g. one restored from disk before the first refresh)."""
-        with self._lock:
-            self._snapshot = snapshot
-        for callback in self.on_snapshot:
-            callback(snapshot)
+        """Serve ``snapshot`` (e.g. restored from disk) until the first results."""
+        self._table.restore(snapshot.accounts)
+        self.publisher.install(snapshot)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.close()
+        self.publisher.close()
 
     def wait_idle(self, timeout: float) -> bool:
-        """True once no refresh is running (waiting up to ``timeout`` seconds)."""
-        if self._run_lock.acquire(timeout=timeout):
-            self._run_lock.release()
-            return True
-        return False
+        """True once no refresh thread is running (waiting up to ``timeout`` seconds)."""
+        return self._pool.wait_idle(timeout)
 
     def run(self) -> Snapshot:
-        # Two overlapping runs would race on the counters; the scheduler also prevents it.
-        with self._run_lock:
-            return self._run()
-
-    def _run(self) -> Snapshot:
-        started = time.monotonic()
-        try:
-            targets = list(self.targets())
-        except Exception:
-            log.exception("could not list the accounts; keeping the previous list")
-            targets = list(self._last_targets)
-        self._last_targets = targets
-        previous = self._snapshot
-        before = {} if previous is None else {s.key: s for s in previous.accounts}
-        now = self.now()
-        futures = [
-            self._pool.submit(self._refresh_one, t, before.get(t.identity), now) for t in targets
-        ]
-        states = tuple(f.result() for f in futures)
-        snapshot = self._build(states, now)
-        self.install(snapshot)
-        failed = [s.account_id for s in states if not s.success]
-        log.info(
-            "refresh done",
-            extra={
-                "accounts": len(states),
-                "failed": len(failed),
-                "duration_seconds": round(time.monotonic() - started, 3),
-            },
-        )
+        """Refresh every account, wait for each (or its deadline), publish."""
+        for attempt in self.tick():
+            attempt.done.wait()
+        snapshot = self.publisher.flush()
+        assert snapshot is not None
         return snapshot
 
-    def _build(self, states: tuple[AccountState, ...], now: datetime) -> Snapshot:
-        exposition = render(states, self.config, self.options)
-        generation = 1 if self._snapshot is None else self._snapshot.generation + 1
-        return Snapshot(states, now, generation, exposition)
+    def tick(self) -> list[Attempt]:
+        """Start an attempt for every source that has none running; returns them."""
+        with self._tick_lock:
+            targets = self._list_targets()
+            if self._table.retarget(targets) or not targets:
+                self.publisher.changed()
+            with self._round_lock:
+                self._round = _Round({t.key for t in targets})
+            attempts = []
+            for target in targets:
+                attempt = self._pool.submit(target.key, partial(self._attempt, target))
+                if attempt is not None:
+                    attempts.append(attempt)
+                    continue
+                self._ended(target.key, failed=False, counted=False)
+                running = self._pool.current(target.key)
+                if running is not None and running.expired and running.done.is_set():
+                    self._timed_out(target, running, again=True)
+            if not targets:
+                self._ended("", failed=False, counted=False)
+            return attempts
 
-    def _refresh_one(
-        self, target: AccountTarget, before: AccountState | None, now: datetime
-    ) -> AccountState:
-        state = before or AccountState(key=target.identity, account_id=target.key, name=target.name)
-        if state.name != target.name or (target.key and state.account_id != target.key):
-            # e.g. an account renamed in Organizations: the new name applies at once.
-            state = replace(state, name=target.name, account_id=target.key or state.account_id)
-        previous = state.analysis
-        started = time.monotonic()
+    def _list_targets(self) -> list[AccountTarget]:
+        try:
+            self._last_targets = list(self.targets())
+        except Exception:
+            log.exception("could not list the accounts; keeping the previous list")
+        return list(self._last_targets)
+
+    # -- one attempt, in its worker thread --------------------------------------------------
+
+    def _attempt(self, target: AccountTarget, attempt: Attempt) -> None:
+        result = self._read(target, self.now(), time.monotonic())
+        if not self._pool.finish(attempt, lambda: self._accept(target, result)):
+            return
+        if result.reason is None and result.fetched is not None and result.state is not None:
+            for hook in self.on_report:
+                try:
+                    hook(result.state, result.fetched)
+                except Exception:
+                    log.exception("report hook failed", extra={"account_id": result.account_id})
+
+    def _read(self, target: AccountTarget, now: datetime, started: float) -> _Result:
+        known = self._table.account_of(target.key)
         try:
             fetched = target.source.fetch()
             analysis = analyse(fetched, self.config, now)
+            account_id = target.account_id or analysis.report.account_id or _identify(target)
+            if not account_id:
+                raise SourceError("invalid_report", "no ARN in the report names its account")
         except Exception as err:
-            state = self._failed(target, state, err, now, time.monotonic() - started)
-            content = previous.content if isinstance(previous, StoredAnalysis) else None
-        else:
-            state = self._succeeded(target, state, analysis, now, time.monotonic() - started)
-            content = compress(fetched.content)
-            del fetched
+            reason, message = describe(err, known or target.name)
+            # A failure is the account's if the source can tell it without the report.
+            account_id = known or _identify(target, quiet=True)
+            return self._failure(target, account_id, reason, message, now,
+                                 time.monotonic() - started)  # fmt: skip
+        if self._table.owned_elsewhere(account_id, target.key):
+            return _Result(account_id, None, "duplicate_account")
+        duration = time.monotonic() - started  # the report's: fetched and evaluated
+        state = succeeded(self._table.state_for(account_id, target.name), analysis, now, duration)
+        state = self._hooked(target, state, now)
+        content = compress(fetched.content)
+        state = kept_small(state, analysis, content, self.config, now)
+        # The raw report is held only as long as a report hook (persistence) needs it.
+        return _Result(account_id, state, None, "", fetched if self.on_report else None)
+
+    def _failure(
+        self,
+        target: AccountTarget,
+        account_id: str,
+        reason: str,
+        message: str,
+        now: datetime,
+        duration: float,
+    ) -> _Result:
+        if not account_id:
+            return _Result("", None, reason, message)
+        before = self._table.state_for(account_id, target.name)
+        previous = before.analysis
+        state = failed(before, reason, message, self.config, now, duration)
         base = state.analysis
+        state = self._hooked(target, state, now)
+        content = previous.content if isinstance(previous, StoredAnalysis) else None
+        state = kept_small(state, base, content, self.config, now)
+        return _Result(account_id, state, reason, message)
+
+    def _hooked(self, target: AccountTarget, state: AccountState, now: datetime) -> AccountState:
         for hook in self.hooks:
             try:
                 state = hook(target, state, now)
             except Exception:
                 log.exception("state hook failed", extra={"account_id": state.account_id})
-        return self._stored(state, base, content, now)
+        return state
 
-    def _stored(
-        self,
-        state: AccountState,
-        base: AnyAnalysis | None,
-        content: bytes | None,
-        now: datetime,
-    ) -> AccountState:
-        """The state with its analysis kept small until the next refresh (stored.py)."""
-        analysis = state.analysis
-        if content is None or not isinstance(analysis, Analysis):
-            return state
-        if not isinstance(base, Analysis) or state.evaluated_at != now:
-            return state
-        return replace(state, analysis=store(analysis, content, base, self.config, now))
+    def _accept(self, target: AccountTarget, result: _Result) -> None:
+        self._table.accept(target, result.account_id, result.state, result.reason,
+                           result.message, self.now())  # fmt: skip
+        self.publisher.changed()
+        self._ended(target.key, failed=result.reason is not None)
 
-    def _succeeded(
-        self,
-        target: AccountTarget,
-        state: AccountState,
-        analysis: Analysis,
-        now: datetime,
-        duration: float,
-    ) -> AccountState:
-        changes = dict(state.changes_total)
-        if state.analysis is not None:
-            for change in diff_reports(state.analysis.report, analysis.report):
-                changes[change.change] = changes.get(change.change, 0) + 1
-        return replace(
-            state,
-            account_id=target.key or analysis.report.account_id or state.account_id or target.name,
-            analysis=analysis,
-            evaluated_at=now,
-            attempted=True,
-            success=True,
-            duration_seconds=duration,
-            last_success=now,
-            last_error_reason=None,
-            last_error_message=None,
-            changes_total=frozen_counts(changes),
-        )
+    def _ended(self, key: str, failed: bool, counted: bool = True) -> None:
+        """One source of the current round is done (``counted``: it was refreshed)."""
+        with self._round_lock:
+            done = self._round
+            if done is None or (key and key not in done.left):
+                return
+            done.left.discard(key)
+            done.failed += failed
+            done.accounts -= not counted
+            if done.left:
+                return
+            self._round = None
+        log.info("refresh done", extra={
+            "accounts": done.accounts, "failed": done.failed,
+            "duration_seconds": round(time.monotonic() - done.started, 3),
+        })  # fmt: skip
 
-    def _failed(
-        self,
-        target: AccountTarget,
-        state: AccountState,
-        err: Exception,
-        now: datetime,
-        duration: float,
-    ) -> AccountState:
-        reason = failure_reason(err)
-        expected = isinstance(err, (SourceError, ReportFormatError))
-        message = str(err) if expected else f"{type(err).__name__}: {err}"
-        log.warning(
-            "refresh failed: %s",
-            message,
-            extra={"account_id": state.account_id or target.name, "reason": reason},
-            exc_info=not expected,
+    # -- deadlines --------------------------------------------------------------------------
+
+    def _expired(self, attempt: Attempt) -> None:
+        target = self._table.target(attempt.key)
+        if target is not None:
+            self._timed_out(target, attempt, again=False)
+
+    def _timed_out(self, target: AccountTarget, attempt: Attempt, again: bool) -> None:
+        elapsed = attempt.elapsed(time.monotonic())
+        limit = _duration(self.deadline)
+        message = (
+            f"the refresh started {elapsed:.0f}s ago is still running (deadline {limit}); "
+            "no new one starts until it returns"
+            if again
+            else f"the refresh did not finish within its deadline of {limit}"
         )
-        errors = Counter(state.errors_total)
-        errors[reason] += 1
-        kept = state.analysis
-        analysis = None
-        if kept is not None:
-            # Keep the last good report, but let its ages move with the clock.
-            report = kept.report  # parsed again when the analysis is stored
-            analysis = Analysis(report, evaluate(report, self.config, now))
-        return replace(
-            state,
-            account_id=state.account_id or target.name,
-            analysis=analysis,
-            evaluated_at=now if analysis is not None else None,
-            attempted=True,
-            success=False,
-            duration_seconds=duration,
-            last_error_reason=reason,
-            last_error_message=message,
-            errors_total=frozen_counts(errors),
-        )
+        known = self._table.account_of(target.key)
+        reason, message = describe(SourceError("timeout", message), known or target.name)
+        self._accept(target, self._failure(target, known, reason, message, self.now(), elapsed))
+
+    # -- publication ------------------------------------------------------------------------
+
+    def _build(self, generation: int) -> Snapshot:
+        accounts, pending, ready = self._table.view()
+        exposition = render(accounts, self.config, self.options, pending)
+        return Snapshot(accounts, self.now(), generation, exposition, pending, self.header(), ready)
+
+
+def _identify(target: AccountTarget, quiet: bool = False) -> str:
+    """The account id a source can tell without its report (AWS: STS), else ""."""
+    identify = getattr(target.source, "account_id", None)
+    if not callable(identify):
+        return ""
+    try:
+        return str(identify())
+    except Exception as err:
+        if not quiet:
+            raise
+        log.debug("the source cannot tell its account: %s", err, extra={"source": target.name})
+        return ""
+
+
+def _duration(d: timedelta) -> str:
+    seconds = d.total_seconds()
+    return format_duration(d) if seconds == int(seconds) else f"{seconds:g}s"

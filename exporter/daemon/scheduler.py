@@ -1,4 +1,8 @@
-"""The refresh schedule: an APScheduler 3.x interval job that also runs at start-up."""
+"""The refresh schedule: an APScheduler 3.x interval job that also runs at start-up.
+
+The job (``Refresher.tick``) only queues each account's refresh and returns, so a
+slow account never makes the scheduler skip a run.
+"""
 
 from __future__ import annotations
 

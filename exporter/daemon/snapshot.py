@@ -1,9 +1,13 @@
-"""What one refresh knows: the state of every account, frozen, plus its rendered exposition.
+"""What the daemon knows, frozen: each account's state, the sources without an account
+of their own, and the rendered exposition.
 
-A ``Snapshot`` is built by the refresh job and never changed afterwards; HTTP
+A ``Snapshot`` is built by the publisher and never changed afterwards; HTTP
 handlers read whichever snapshot is current. Counters (``*_total``) are not
 recomputed from scratch: each ``AccountState`` carries the totals of the
 previous one forward, so they only ever grow while the process lives.
+
+An account is known by its id only: states, state files and series are keyed
+by it, whatever source (a file, the ambient credentials, an assumed role) yields it.
 """
 
 from __future__ import annotations
@@ -12,15 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
 
 from exporter.core.diff import CHANGE_KINDS
+from exporter.core.records import AccountFacts, RoleRecord
 from exporter.daemon.stored import AnyAnalysis, StoredAnalysis
-
-# AccountState.extras key: check scopes ("role", "account") whose input was never
-# fetched for that account (a report file, a disabled or failing API). Their checks
-# are left out of aws_iam_findings instead of reading as a clean 0.
-UNEVALUATED_SCOPES = "unevaluated_scopes"
 
 _EMPTY: Mapping[str, int] = MappingProxyType({})
 
@@ -30,12 +29,24 @@ def frozen_counts(counts: Mapping[str, int]) -> Mapping[str, int]:
 
 
 @dataclass(frozen=True)
+class DetailsState:
+    """What the role and account checks read, kept across refreshes (accounts.py)."""
+
+    roles: tuple[RoleRecord, ...] | None = None  # last good; None: never fetched
+    facts: AccountFacts | None = None  # last good; None: never fetched
+    detail_errors_total: Mapping[tuple[str, str], int] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    last_detail_errors: tuple[tuple[str, str, str], ...] = ()  # (part, reason, message)
+    throttled_total: int = 0
+
+
+@dataclass(frozen=True)
 class AccountState:
     """One account after a refresh. ``analysis`` is the last good one (None until then):
     between refreshes a ``StoredAnalysis`` (compressed report + summary, see stored.py)."""
 
-    key: str  # the target's identity (see refresh.AccountTarget)
-    account_id: str  # the account_id label
+    account_id: str
     name: str
     analysis: AnyAnalysis | None = None
     # When ``analysis`` was evaluated; ages in it are relative to this instant.
@@ -50,9 +61,11 @@ class AccountState:
     changes_total: Mapping[str, int] = field(
         default_factory=lambda: frozen_counts(dict.fromkeys(CHANGE_KINDS, 0))
     )
-    # Room for collaborators (account-level checks, roles, shard ownership...):
-    # read by exposition/landing code that knows the key, ignored otherwise.
-    extras: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    details: DetailsState = field(default_factory=DetailsState)
+    # Check scopes ("role", "account") whose input was never fetched for this account
+    # (a report file, a disabled or failing API): their checks are left out of
+    # aws_iam_findings instead of reading as a clean 0.
+    unevaluated: frozenset[str] = frozenset()
 
     @property
     def report_generated(self) -> datetime | None:
@@ -62,8 +75,21 @@ class AccountState:
 
 
 @dataclass(frozen=True)
+class PendingSource:
+    """A source that exports no series of its own: it has not been read yet (its
+    account is unknown), or the account it yields is another source's."""
+
+    name: str  # what the source is called: a report file's path, "ambient"
+    reason: str  # of its last failure, one of sources.base.REASONS
+    message: str
+    failures: int  # failed reads since the last good one
+    since: datetime  # the first of them
+    account_id: str = ""  # for duplicate_account: the account it yields
+
+
+@dataclass(frozen=True)
 class Exposition:
-    """The bytes a scrape returns, rendered once per refresh."""
+    """The bytes a scrape returns, rendered once per publication."""
 
     text: bytes = b""
     text_gzip: bytes = b""
@@ -77,9 +103,13 @@ class Snapshot:
     created_at: datetime
     generation: int
     exposition: Exposition = field(default_factory=Exposition)
+    pending: tuple[PendingSource, ...] = ()
+    header: str = ""  # shown once at the top of the landing page (shards, discovery)
+    # Every source has data or a recorded failure (or had, once: readiness never drops).
+    ready: bool = True
 
-    def account(self, key: str) -> AccountState | None:
+    def account(self, account_id: str) -> AccountState | None:
         for state in self.accounts:
-            if state.key == key:
+            if state.account_id == account_id:
                 return state
         return None

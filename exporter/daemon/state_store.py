@@ -1,16 +1,16 @@
-"""Durable state under ``--state.dir``: the last good report of each source.
+"""Durable state under ``--state.dir``: the last good report of each account.
 
 From it the daemon rebuilds its snapshot at start-up (served at once, before
 AWS answers) and diffs the first refresh against the report seen before the
 restart (no flood of ``user_created`` changes).
 
-Each source has one JSON file, written crash-safely: a temp file in the same
+Each account has one JSON file, named after its id, written crash-safely: a temp file in the same
 directory, fsync, rename over the old file, fsync the directory. A crash at
 any point leaves either the old or the new file, never a mix. Files are mode
 0600 (they hold the credential report) in a 0700 directory.
 
 A file that is unreadable, corrupt, of another format or version, or that
-belongs to another source is logged and ignored: state is an optimisation,
+belongs to another key is logged and ignored: state is an optimisation,
 never a reason not to start.
 """
 
@@ -47,7 +47,9 @@ class StateError(ValueError):
 
 @dataclass(frozen=True)
 class SavedReport:
-    key: str  # the source's identity: an account id, a --report-file path, "ambient"
+    # The account id (older versions keyed a --report-file by its path, the ambient
+    # account by "ambient": persistence.restore reads account_id and dedupes).
+    key: str
     content: bytes  # the raw report, as fetched
     generated_time: datetime | None  # the report's own GeneratedTime
     fetched_at: datetime  # the refresh that fetched it (the last success)

@@ -21,7 +21,7 @@ from typing import Any
 from exporter.config import Config
 from exporter.core.analyse import Analysis
 from exporter.core.checks import findings_of_scope
-from exporter.core.evaluate import Evaluation, evaluate
+from exporter.core.evaluate import Evaluation, evaluate, merge
 from exporter.core.findings import SEVERITIES, SEVERITY_RANK, Finding
 from exporter.core.records import CredentialReport
 from exporter.core.report import parse_report
@@ -100,9 +100,8 @@ class StoredAnalysis:
     generated_time: datetime | None
     config: Config
     evaluated_at: datetime
-    # What the state hooks (account and role checks) added to the report's own
-    # evaluation: findings, exempted and problems are appended to it; the expired
-    # exemptions are the whole final tuple.
+    # What the state hooks (account and role checks) merged into the report's own
+    # evaluation (core.evaluate.merge): each field is appended to it.
     added: Evaluation
     summary: AnalysisSummary
 
@@ -117,17 +116,7 @@ class StoredAnalysis:
 
     def rebuild(self) -> Analysis:
         report = self.report
-        base = evaluate(report, self.config, self.evaluated_at)
-        added = self.added
-        return Analysis(
-            report,
-            Evaluation(
-                base.findings + added.findings,
-                base.exempted + added.exempted,
-                added.expired_exemptions,
-                base.problems + added.problems,
-            ),
-        )
+        return Analysis(report, merge(evaluate(report, self.config, self.evaluated_at), self.added))
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, StoredAnalysis):
@@ -167,13 +156,11 @@ def store(
 
 
 def _appended(base: Evaluation, final: Evaluation) -> Evaluation | None:
+    """What ``merge(base, added) == final`` needs as ``added``; None if there is none."""
     parts: list[tuple[Any, ...]] = []
-    for before, after in (
-        (base.findings, final.findings),
-        (base.exempted, final.exempted),
-        (base.problems, final.problems),
-    ):
+    for before, after in zip(base, final, strict=True):
         if after[: len(before)] != before:
             return None
         parts.append(after[len(before) :])
-    return Evaluation(parts[0], parts[1], final.expired_exemptions, parts[2])
+    added = Evaluation(*parts)
+    return added if merge(base, added) == final else None

@@ -30,6 +30,8 @@ REASONS = (
     "invalid_report",
     "role_missing",
     "file_error",
+    # The daemon's own: another source already yields the same account.
+    "duplicate_account",
     "error",
 )
 

@@ -267,3 +267,7 @@ class DemoSource:
         # AWS hands out a cached report up to 4 hours old; pretend ours is 25 minutes old.
         generated = (now - timedelta(minutes=25)).replace(microsecond=0)
         return FetchedReport(demo_report_csv(generated, self.account), generated)
+
+    def fetch_details(self) -> AccountDetails:
+        """The account's roles and facts, as an AWS source would fetch them."""
+        return demo_details(self.account, self._clock().replace(microsecond=0))

@@ -118,3 +118,16 @@ def test_help_lists_the_flags() -> None:
     assert out.returncode == 0
     for flag in FLAGS:
         assert f"--{flag.name}" in out.stdout
+
+
+def test_the_refresh_deadline_formula_as_documented() -> None:
+    # README, Operations, "Refresh deadline": the same two figures.
+    assert Settings().refresh_deadline == timedelta(minutes=20, seconds=6)
+    fast = Settings(
+        aws_max_attempts=1,
+        aws_connect_timeout=timedelta(seconds=1),
+        aws_read_timeout=timedelta(seconds=1),
+        aws_poll_deadline=timedelta(seconds=2),
+    )
+    assert fast.aws_call_deadline == timedelta(seconds=5)
+    assert fast.refresh_deadline == timedelta(seconds=32)

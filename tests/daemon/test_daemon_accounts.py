@@ -45,6 +45,7 @@ def refresher(wiring: AccountsWiring, config_raw: dict[str, object]) -> Refreshe
         ExpositionOptions(collectors=(wiring.collector,)),
         workers=3,
         hooks=[wiring.state_hook],
+        header=wiring.header,
     )
 
 
@@ -89,7 +90,7 @@ def test_one_denied_account_fails_alone_and_roles_are_exported(org: Org) -> None
         assert sample_value(samples, "aws_iam_exporter_account_owned", **labels) == 1
     assert sample_value(samples, "aws_iam_exporter_shard_accounts", shard="0/1") == len(MEMBERS)
     assert sample_value(samples, "aws_iam_exporter_discovery_success") == 1
-    page_header = snapshot.accounts[0].extras["landing_header"]
+    page_header = snapshot.header
     assert page_header.startswith("This replica owns every account: 4 account(s)")
 
 
@@ -102,7 +103,7 @@ def test_role_findings_age_with_the_clock_and_discovery_failure_keeps_accounts(o
     wiring = AccountsWiring(config_from_dict(raw), directory=directory)
     refresh = Refresher(
         wiring.targets, config_from_dict(raw), ExpositionOptions(collectors=(wiring.collector,)),
-        now=lambda: clock[0], workers=3, hooks=[wiring.state_hook],
+        now=lambda: clock[0], workers=3, hooks=[wiring.state_hook], header=wiring.header,
     )  # fmt: skip
     refresh.run()
     # 100 days later, Organizations is unreachable: the accounts stay, and roles age.
@@ -123,10 +124,7 @@ def test_role_findings_age_with_the_clock_and_discovery_failure_keeps_accounts(o
     assert sample_value(samples, "aws_iam_role_finding", account_id=dev, role="forgotten") == 1
     # Role findings never appear in the per-user family with an empty user.
     assert not [lab for lab, _ in samples.get("aws_iam_finding", []) if lab["user"] == ""]
-    assert (
-        "Organizations discovery failed (connection_error)"
-        in (snapshot.accounts[0].extras["landing_header"])
-    )
+    assert "Organizations discovery failed (connection_error)" in snapshot.header
 
 
 def test_demo_has_role_and_account_findings() -> None:
@@ -191,7 +189,8 @@ def test_two_serve_replicas_split_the_organization(org: Org, tmp_path: Path) -> 
             status, _, page = exp.get("/")
         finally:
             exp.stop()
-        owned = [lab["account_id"] for lab, _ in samples["aws_iam_exporter_account_owned"]]
+        # moto's account ids are random: now and then one shard owns none of them.
+        owned = [lab["account_id"] for lab, _ in samples.get("aws_iam_exporter_account_owned", [])]
         for account_id in owned:
             seen.setdefault(account_id, []).append(index)
             assert sample_value(samples, "aws_iam_exporter_refresh_success",

@@ -30,7 +30,7 @@ from tests.support.sample_reports import ACCOUNT, NOW, report_csv, root_row, sam
 
 def state(content: bytes, config: Config | None = None, **kw: object) -> AccountState:
     analysis = analyse(FetchedReport(content, NOW - timedelta(hours=1)), config or Config(), NOW)
-    base = {"key": ACCOUNT, "account_id": ACCOUNT, "name": "prod", "analysis": analysis,
+    base = {"account_id": ACCOUNT, "name": "prod", "analysis": analysis,
             "evaluated_at": NOW, "attempted": True, "success": True,
             "last_success": NOW}  # fmt: skip
     base.update(kw)
@@ -187,7 +187,7 @@ def test_failed_account_keeps_data_and_shows_failure() -> None:
 
 
 def test_account_never_refreshed_has_info_but_no_data() -> None:
-    fresh = AccountState(key="222233334444", account_id="222233334444", name="new")
+    fresh = AccountState(account_id="222233334444", name="new")
     samples = parse_samples(text([fresh]))
     assert sample_value(samples, "aws_iam_account_info", account_id="222233334444") == 1
     assert "aws_iam_users" not in samples

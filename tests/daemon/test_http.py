@@ -12,7 +12,8 @@ import pytest
 
 from exporter.config import Config
 from exporter.config.flags import parse_listen_address
-from exporter.daemon.app import Daemon, DaemonSettings, Hooks
+from exporter.config.settings import Settings
+from exporter.daemon.app import Daemon, Hooks
 from exporter.daemon.refresh import AccountTarget
 from exporter.sources.base import FetchedReport
 from tests.support.sample_reports import ACCOUNT, NOW, sample_report
@@ -24,11 +25,12 @@ class Source:
 
 
 def make(hooks: Hooks | None = None, path: str = "/metrics", max_connections: int = 512) -> Daemon:
-    settings = DaemonSettings(
-        listen=("127.0.0.1", 0), telemetry_path=path, max_connections=max_connections
-    )
+    settings = Settings(
+        web_listen_address="127.0.0.1:0", web_telemetry_path=path,
+        web_max_connections=max_connections,
+    )  # fmt: skip
     targets = [AccountTarget(ACCOUNT, "prod", Source())]
-    daemon = Daemon(lambda: targets, Config(), settings, hooks, now=lambda: NOW)
+    daemon = Daemon(lambda: targets, Config(settings=settings), hooks, now=lambda: NOW)
     daemon.start(schedule=False)
     return daemon
 

@@ -145,11 +145,16 @@ def test_account_id_is_learned_from_the_report_when_unknown() -> None:
     source = Source(sample_report(1, B))
     source.error = SourceError("file_error", "missing")
     r = refresher([AccountTarget("", "/data/report.csv", source)])
-    assert r.run().accounts[0].account_id == "/data/report.csv"
+    first = r.run()
+    # Not read yet: no account, so no series; the source is listed as pending.
+    assert first.accounts == ()
+    (pending,) = first.pending
+    assert (pending.name, pending.reason, pending.failures) == ("/data/report.csv", "file_error", 1)
     source.error = None
-    state = r.run().accounts[0]
-    assert state.account_id == B and state.key == "/data/report.csv"
-    assert dict(state.errors_total) == {"file_error": 1}
+    second = r.run()
+    state = second.accounts[0]
+    assert state.account_id == B and state.name == "/data/report.csv"
+    assert dict(state.errors_total) == {} and not second.pending
     r.close()
 
 
@@ -188,7 +193,7 @@ def test_state_hooks_can_extend_and_failures_are_contained() -> None:
     def add_extra(target: AccountTarget, state: AccountState, now: datetime) -> AccountState:
         from dataclasses import replace
 
-        return replace(state, extras={"roles": 7})
+        return replace(state, unevaluated=frozenset({"role"}))
 
     def broken(target: AccountTarget, state: AccountState, now: datetime) -> AccountState:
         raise ValueError("bug in hook")
@@ -200,7 +205,7 @@ def test_state_hooks_can_extend_and_failures_are_contained() -> None:
         on_snapshot=[seen.append],
     )
     snap = r.run()
-    assert snap.accounts[0].extras == {"roles": 7} and snap.accounts[0].success
+    assert snap.accounts[0].unevaluated == {"role"} and snap.accounts[0].success
     assert seen == [snap]
     r.close()
 

@@ -1,9 +1,10 @@
-"""StatePersistence in process: save after success, restore, no change flood, errors contained."""
+"""StatePersistence in process: save after success, restore, no change flood, errors
+contained, and one state file per account id whatever the source."""
 
 from __future__ import annotations
 
-import inspect
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -11,38 +12,26 @@ import pytest
 
 from exporter.config import Config
 from exporter.daemon.exposition import ExpositionOptions
-from exporter.daemon.persistence import RecordingSource, StatePersistence, recording
+from exporter.daemon.persistence import StatePersistence
 from exporter.daemon.refresh import AccountTarget, Refresher
-from exporter.daemon.state_store import StateStore
-from exporter.sources.base import (
-    AccountDetails,
-    AccountDetailsSource,
-    FetchedReport,
-    FileReportSource,
-)
+from exporter.daemon.state_store import SavedReport, StateStore
+from exporter.sources.base import FileReportSource
 from exporter.sources.demo import DemoSource
+from tests.support.exporter_process import parse_samples, sample_value
+from tests.support.sample_reports import sample_report
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
-
-
-class DetailsSource:
-    def fetch(self) -> FetchedReport:
-        return DemoSource().fetch()
-
-    def fetch_details(self) -> AccountDetails:
-        raise NotImplementedError
-
-
-def test_sources_with_account_details_keep_that_interface() -> None:
-    wrapped = recording(DetailsSource())  # type: ignore[arg-type]
-    assert isinstance(wrapped, AccountDetailsSource)
-    # Python 3.12's Protocol isinstance looks attributes up statically.
-    inspect.getattr_static(wrapped, "fetch_details")
-    assert not isinstance(recording(DemoSource()), AccountDetailsSource)
+A, B = "111111111111", "222222222222"
 
 
 def persistence(tmp_path: Path) -> StatePersistence:
     return StatePersistence(StateStore(tmp_path / "state"), Config(), ExpositionOptions())
+
+
+def refresher(
+    p: StatePersistence, targets: Sequence[AccountTarget], now: datetime = NOW, **kw: object
+) -> Refresher:
+    return Refresher(lambda: targets, Config(), on_report=[p.save], now=lambda: now, **kw)  # type: ignore[arg-type]
 
 
 def test_saved_reports_are_restored_and_the_next_refresh_does_not_flood(tmp_path: Path) -> None:
@@ -51,27 +40,24 @@ def test_saved_reports_are_restored_and_the_next_refresh_does_not_flood(tmp_path
     targets = [AccountTarget("", "demo", FileReportSource(str(report)))]
 
     first = persistence(tmp_path)
-    refresher = Refresher(
-        first.wrap(lambda: targets), Config(), hooks=[first.save], now=lambda: NOW
-    )
-    refresher.run()
-    refresher.close()
+    r = refresher(first, targets)
+    r.run()
+    r.close()
 
     later = NOW + timedelta(hours=1)
     second = persistence(tmp_path)
     restored = second.restore(later)
     assert restored is not None
     (state,) = restored.accounts
-    assert state.key == "demo" and state.account_id == "123456789012"
+    assert state.name == "demo" and state.account_id == "123456789012"
     assert state.analysis is not None and state.analysis.evaluation.findings
     assert state.last_success == NOW and not state.attempted
     assert b"aws_iam_users{" in restored.exposition.text
 
-    refresher = Refresher(second.wrap(lambda: targets), Config(), hooks=[second.save],
-                          now=lambda: later)  # fmt: skip
-    refresher.install(restored)
-    snapshot = refresher.run()
-    refresher.close()
+    r = refresher(second, targets, later)
+    r.install(restored)
+    snapshot = r.run()
+    r.close()
     assert snapshot.accounts[0].success
     assert sum(snapshot.accounts[0].changes_total.values()) == 0
 
@@ -81,11 +67,10 @@ def test_a_failing_disk_is_logged_and_the_refresh_goes_on(
 ) -> None:
     p = persistence(tmp_path)
     p.store.directory = tmp_path / "gone" / "state"  # writes now fail whatever the user
-    target = AccountTarget("", "demo", RecordingSource(DemoSource()))
-    refresher = Refresher(lambda: [target], Config(), hooks=[p.save], now=lambda: NOW)
+    r = refresher(p, [AccountTarget("", "demo", DemoSource())])
     with caplog.at_level(logging.ERROR, logger="exporter.state"):
-        snapshot = refresher.run()
-    refresher.close()
+        snapshot = r.run()
+    r.close()
     assert snapshot.accounts[0].success
     assert "state not saved" in caplog.text
 
@@ -95,27 +80,79 @@ def test_nothing_saved_means_nothing_restored(tmp_path: Path) -> None:
 
 
 def test_state_of_accounts_no_longer_watched_is_pruned(tmp_path: Path) -> None:
-    report = tmp_path / "report.csv"
-    report.write_bytes(DemoSource().fetch().content)
+    for name, account in (("kept", A), ("dropped", B)):
+        (tmp_path / f"{name}.csv").write_bytes(sample_report(2, account))
     p = persistence(tmp_path)
     p.prune_after = 0  # in production a week: a failed discovery must not lose state
     targets = [
-        AccountTarget("", "kept", FileReportSource(str(report))),
-        AccountTarget("", "dropped", FileReportSource(str(report))),
+        AccountTarget("", name, FileReportSource(str(tmp_path / f"{name}.csv")))
+        for name in ("kept", "dropped")
     ]
-    refresher = Refresher(p.wrap(lambda: targets), Config(), hooks=[p.save],
-                          on_snapshot=[p.prune], now=lambda: NOW)  # fmt: skip
-    refresher.run()
-    assert set(p.store.load_all()) == {"kept", "dropped"}
+    r = refresher(p, targets, on_snapshot=[p.prune])
+    r.run()
+    assert set(p.store.load_all()) == {A, B}  # by account id, not by source
     restored = p.restore(NOW)
     assert restored is not None
     p.prune(restored)  # installing the restored snapshot prunes nothing
-    assert set(p.store.load_all()) == {"kept", "dropped"}
+    assert set(p.store.load_all()) == {A, B}
     del targets[1]
     p.prune_after = 3600
-    refresher.run()
-    assert set(p.store.load_all()) == {"kept", "dropped"}  # not old enough yet
+    r.run()
+    assert set(p.store.load_all()) == {A, B}  # not old enough yet
     p.prune_after = 0
-    refresher.run()
-    refresher.close()
-    assert set(p.store.load_all()) == {"kept"}
+    r.run()
+    r.close()
+    assert set(p.store.load_all()) == {A}
+
+
+def test_a_file_empty_at_start_up_saves_nothing_until_read_and_restarts_once(
+    tmp_path: Path,
+) -> None:
+    report = tmp_path / "report.csv"
+    report.write_bytes(b"")
+    targets = [AccountTarget("", str(report), FileReportSource(str(report)))]
+    p = persistence(tmp_path)
+    r = refresher(p, targets)
+    empty = r.run()
+    # The account is unknown: no state file, no series, the source is shown as pending.
+    assert empty.accounts == () and not list(p.store.directory.iterdir())
+    assert [(s.name, s.reason) for s in empty.pending] == [(str(report), "invalid_report")]
+    samples = parse_samples(empty.exposition.text.decode())
+    assert sample_value(samples, "aws_iam_exporter_pending_sources", reason="invalid_report") == 1
+    assert "aws_iam_exporter_refresh_success" not in samples
+    assert empty.ready  # a recorded failure counts: /-/ready is 200
+
+    report.write_bytes(sample_report(3, A))
+    good = r.run()
+    r.close()
+    assert [s.account_id for s in good.accounts] == [A] and not good.pending
+    assert [f.name for f in p.store.directory.iterdir()] == [p.store.path_for(A).name]
+
+    restarted = persistence(tmp_path)
+    restored = restarted.restore(NOW + timedelta(minutes=5))
+    assert restored is not None and [s.account_id for s in restored.accounts] == [A]
+    r = refresher(restarted, targets, NOW + timedelta(minutes=5))
+    r.install(restored)
+    report.unlink()  # the file is gone after the restart: the saved data stays, under A
+    snapshot = r.run()
+    r.close()
+    samples = parse_samples(snapshot.exposition.text.decode())
+    assert sample_value(samples, "aws_iam_users", account_id=A) == 3
+    assert sample_value(samples, "aws_iam_exporter_refresh_success", account_id=A) == 0
+    assert sample_value(samples, "aws_iam_exporter_refresh_errors_total",
+                        account_id=A, reason="file_error") == 1  # fmt: skip
+    assert len(list(p.store.directory.iterdir())) == 1
+
+
+def test_state_files_of_older_versions_named_by_path_give_no_duplicates(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state")
+    older, newer = NOW - timedelta(hours=2), NOW - timedelta(hours=1)
+    # An older version keyed a report file's state by its path, later by its account.
+    store.save_report(SavedReport("/srv/a.csv", sample_report(2, A), older, older, A, "/srv/a.csv"))
+    store.save_report(SavedReport(A, sample_report(5, A), newer, newer, A, "/srv/a.csv"))
+    restored = StatePersistence(store, Config(), ExpositionOptions()).restore(NOW)
+    assert restored is not None
+    (state,) = restored.accounts
+    assert state.account_id == A and state.last_success == newer
+    samples = parse_samples(restored.exposition.text.decode())
+    assert sample_value(samples, "aws_iam_users", account_id=A) == 5  # one series, the newer

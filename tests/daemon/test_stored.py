@@ -119,7 +119,7 @@ def test_the_refresher_stores_analyses_and_renders_what_the_full_ones_render() -
 
 def test_series_of_many_accounts_keep_the_global_order_and_the_limit() -> None:
     states = tuple(
-        AccountState(key=a, account_id=a, name=a, analysis=store(
+        AccountState(account_id=a, name=a, analysis=store(
             base := analyse(FetchedReport(sample_report(n, a), NOW), CONFIG, NOW),
             compress(sample_report(n, a)), base, CONFIG, NOW))
         for a, n in ((B, 12), (A, 20), ("333333333333", 7))

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.aws_exporter import errors, success, wait_samples
-from tests.support.exporter_process import REPO, ExporterProcess, exporter_process
+from tests.support.exporter_process import REPO, ExporterProcess, exporter_process, sample_value
 
 pytestmark = pytest.mark.slow
 
@@ -148,9 +148,13 @@ def test_bad_report_files_are_a_failed_refresh_not_a_crash(
     if content is not None:
         report.write_bytes(content)
     with exporter_process("--report-file", str(report), "--refresh.interval", "1s") as e:
-        wait_samples(
+        # Never read, so its account is unknown: no series of its own, a pending source.
+        s = wait_samples(
             e,
-            lambda s: success(s, str(report)) == 0 and errors(s, reason, str(report)) >= 1,
-            what=f"success 0 with reason {reason}",
+            lambda s: sample_value(s, "aws_iam_exporter_pending_sources", reason=reason) == 1,
+            what=f"a pending source with reason {reason}",
         )
-        assert e.get("/-/healthy")[0] == 200
+        assert success(s, str(report)) is None and errors(s, reason, str(report)) == 0
+        assert e.get("/-/healthy")[0] == 200 and e.get("/-/ready")[0] == 200
+        page = e.get("/")[2].decode()
+        assert str(report) in page and f"{reason} (" in page

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from exporter.config import Config
-from exporter.daemon.app import Daemon, DaemonSettings
+from exporter.config.settings import Settings
+from exporter.daemon.app import Daemon
 from exporter.daemon.refresh import AccountTarget
 from exporter.sources.base import FileReportSource
 from exporter.sources.demo import DemoSource
@@ -78,9 +79,9 @@ def test_in_process_daemon_leaves_no_thread_behind(tmp_path: Path) -> None:
     before = set(threading.enumerate())
     daemon = Daemon(
         lambda: [AccountTarget("", "file", FileReportSource(str(path)))],
-        Config(),
-        DaemonSettings(listen=("127.0.0.1", 0), refresh_interval=timedelta(seconds=1)),
-    )
+        Config(settings=Settings(web_listen_address="127.0.0.1:0",
+                                 refresh_interval=timedelta(seconds=1))),
+    )  # fmt: skip
     daemon.start()
     wait_http(f"http://127.0.0.1:{daemon.port}/-/ready")
     daemon.stop()

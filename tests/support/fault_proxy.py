@@ -18,6 +18,12 @@ unless a fault is set::
 ``actions={"GetCredentialReport"}`` limits a fault to some IAM actions; the
 others pass through. ``times=N`` injects the fault N times, then passes.
 ``proxy.seen`` counts the actions that reached the proxy.
+
+``proxy.trickle("222222222222")`` makes one account hang, whatever the fault mode:
+every call signed with credentials assumed into it (the proxy reads the access keys
+out of the AssumeRole answers) gets its answer one byte per second, so no read
+timeout ever trips (``proxy.seen["trickled"]`` counts those calls).
+``proxy.trickle(None)`` stops it for new calls.
 """
 
 from __future__ import annotations
@@ -43,6 +49,9 @@ MODES = ("pass", "throttle", "throttle_429", "server_error", "reset", "refuse", 
          "error", "in_progress", "rewrite")  # fmt: skip
 _NS = "https://iam.amazonaws.com/doc/2010-05-08/"
 _CONTENT = re.compile(rb"<Content>([^<]*)</Content>")
+_ASSUMED_KEY = re.compile(rb"<AccessKeyId>([^<]+)</AccessKeyId>")
+_ASSUMED_ACCOUNT = re.compile(rb"<Arn>arn:[a-z-]+:sts::(\d{12}):assumed-role/")
+_SIGNED_KEY = re.compile(r"Credential=([^/,\s]+)/")
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,9 @@ class _Shared:
     seen: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
+    keys: dict[str, str] = field(default_factory=dict)  # assumed access key -> account
+    trickle: str | None = None  # the account whose calls trickle
+    trickle_interval: float = 1.0
 
 
 class _Server(ThreadingHTTPServer):
@@ -117,16 +129,25 @@ class _Handler(BaseHTTPRequestHandler):
         shared = self.server.shared
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        action = _action(self.path, body)
+        action = self._action = _action(self.path, body)
+        signed = _SIGNED_KEY.search(self.headers.get("Authorization", ""))
         with shared.lock:
             shared.seen[action] += 1
-            fault = shared.fault
+            account = shared.keys.get(signed.group(1)) if signed else None
+            if shared.trickle is not None and account == shared.trickle:
+                shared.seen["trickled"] += 1
+                fault = Fault("trickle")
+            else:
+                fault = shared.fault
             if fault.applies_to(action) and fault.times is not None:
                 shared.fault = replace(fault, times=fault.times - 1)
                 if fault.times <= 0:
                     fault = shared.fault = Fault()
         if not fault.applies_to(action) or fault.mode in ("pass", "refuse"):
             self._forward(body)
+            return
+        if fault.mode == "trickle":
+            self._forward(body, interval=shared.trickle_interval)
             return
         self._inject(fault, action, body)
 
@@ -157,7 +178,12 @@ class _Handler(BaseHTTPRequestHandler):
         elif mode == "rewrite":
             self._forward(body, fault.transform if action == "GetCredentialReport" else None)
 
-    def _forward(self, body: bytes, transform: Callable[[bytes], bytes] | None = None) -> None:
+    def _forward(
+        self,
+        body: bytes,
+        transform: Callable[[bytes], bytes] | None = None,
+        interval: float | None = None,
+    ) -> None:
         host, port = self.server.shared.upstream
         conn = http.client.HTTPConnection(host, port, timeout=30)
         try:
@@ -170,7 +196,36 @@ class _Handler(BaseHTTPRequestHandler):
             conn.close()
         if transform is not None and status == 200:
             payload = _rewrite_content(payload, transform)
-        self._reply(status, payload, content_type)
+        if self._action == "AssumeRole" and status == 200:
+            self._learn_key(payload)
+        if interval is not None:
+            self._trickle(status, payload, content_type, interval)
+        else:
+            self._reply(status, payload, content_type)
+
+    def _learn_key(self, payload: bytes) -> None:
+        key, account = _ASSUMED_KEY.search(payload), _ASSUMED_ACCOUNT.search(payload)
+        if key and account:
+            with self.server.shared.lock:
+                self.server.shared.keys[key.group(1).decode()] = account.group(1).decode()
+
+    def _trickle(self, status: int, payload: bytes, content_type: str, interval: float) -> None:
+        """The whole answer, one byte per ``interval``: each read gets data in time."""
+        stopping = self.server.shared.stopping
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.flush()
+            for i in range(len(payload)):
+                if stopping.wait(interval):
+                    break
+                self.wfile.write(payload[i : i + 1])
+                self.wfile.flush()
+        except OSError:
+            pass
+        self.close_connection = True
 
     def _reply(self, status: int, payload: bytes, content_type: str = "text/xml") -> None:
         try:
@@ -235,6 +290,12 @@ class FaultProxy:
             self._close()
         elif self._server is None:
             self._open()
+
+    def trickle(self, account_id: str | None, interval: float = 1.0) -> None:
+        """Answer the calls of ``account_id`` one byte per ``interval`` (None: stop)."""
+        with self._shared.lock:
+            self._shared.trickle = account_id
+            self._shared.trickle_interval = interval
 
     def start(self) -> FaultProxy:
         self._open()

@@ -1,14 +1,17 @@
-"""Credential reports in the real AWS CSV format, built row by row for the daemon tests."""
+"""Whole-account scenarios for the daemon tests, built with ``tests.support.reports``.
+
+The rows and the CSV come from the one report builder; this module only picks
+ages relative to an explicit ``now`` and an account id, which the daemon tests vary.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime, timedelta, timezone
 
 from exporter.core.report import COLUMNS
+from tests.support import reports
 
-ACCOUNT = "111122223333"
+ACCOUNT = reports.ACCOUNT
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 
 
@@ -17,16 +20,12 @@ def iso(days_ago: float, now: datetime = NOW) -> str:
 
 
 def root_row(account: str = ACCOUNT, mfa: bool = True, now: datetime = NOW) -> dict[str, str]:
-    return {
-        "user": "<root_account>",
-        "arn": f"arn:aws:iam::{account}:root",
-        "user_creation_time": iso(2000, now),
-        "password_enabled": "not_supported",
-        "password_last_used": iso(200, now),
-        "password_last_changed": "not_supported",
-        "password_next_rotation": "not_supported",
-        "mfa_active": "true" if mfa else "false",
-    }
+    return reports.root_row(
+        arn=f"arn:aws:iam::{account}:root",
+        user_creation_time=iso(2000, now),
+        password_last_used=iso(200, now),
+        mfa_active="true" if mfa else "false",
+    )
 
 
 def user_row(
@@ -39,33 +38,24 @@ def user_row(
     key_used: float | None = None,
     now: datetime = NOW,
 ) -> dict[str, str]:
-    row = {
-        "user": name,
+    fields = {
         "arn": f"arn:aws:iam::{account}:user/{name}",
         "user_creation_time": iso(400, now),
         "password_enabled": "false" if password_used is None else "true",
-        "password_last_used": "N/A" if password_used is None else iso(password_used, now),
         "mfa_active": "true" if mfa else "false",
     }
+    if password_used is not None:
+        fields["password_last_used"] = iso(password_used, now)
     if key_age is not None:
-        row["access_key_1_active"] = "true"
-        row["access_key_1_last_rotated"] = iso(key_age, now)
-        if key_used is not None:
-            row["access_key_1_last_used_date"] = iso(key_used, now)
-            row["access_key_1_last_used_region"] = "us-east-1"
-            row["access_key_1_last_used_service"] = "s3"
-    return row
+        used = "N/A" if key_used is None else iso(key_used, now)
+        fields.update(reports.key(1, rotated=iso(key_age, now), used=used))
+    return reports.user_row(name, **fields)
 
 
 def report_csv(*rows: dict[str, str]) -> bytes:
-    defaults = {c: "N/A" for c in COLUMNS}
-    defaults.update({c: "false" for c in COLUMNS if c.endswith("_active")})
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for row in rows:
-        writer.writerow([{**defaults, **row}[c] for c in COLUMNS])
-    return buf.getvalue().encode("utf-8")
+    """Rows that leave columns out get what AWS writes for nothing: N/A, or false."""
+    defaults = {c: "false" if c.endswith("_active") else "N/A" for c in COLUMNS}
+    return reports.report(*({**defaults, **row} for row in rows))
 
 
 def sample_report(users: int = 3, account: str = ACCOUNT, now: datetime = NOW) -> bytes:

@@ -42,7 +42,6 @@ class AwsAccountSource:
         roles: RoleAudit | None = None,
         account_checks: bool = True,
         sts_client_creator: ClientCreator | None = None,
-        poll_deadline: float = 120.0,
     ) -> None:
         self.spec = spec
         self.key = spec.key
@@ -50,7 +49,6 @@ class AwsAccountSource:
         self._base = base
         # Each account's clients live in its own region (and so its partition).
         self._settings = replace(settings or ClientSettings(), region=spec.region)
-        self._poll_deadline = poll_deadline
         self._roles = roles or RoleAudit()
         self._account_checks = account_checks
         self._sts_client_creator = sts_client_creator
@@ -66,7 +64,8 @@ class AwsAccountSource:
         return self._throttled
 
     def fetch(self) -> FetchedReport:
-        return self._call(lambda iam: IamReportFetcher(iam, self._poll_deadline).fetch())
+        deadline = self._settings.poll_deadline
+        return self._call(lambda iam: IamReportFetcher(iam, deadline).fetch())
 
     def fetch_roles(self) -> tuple[RoleRecord, ...]:
         return self._call(fetch_roles)
@@ -85,11 +84,15 @@ class AwsAccountSource:
         return AccountDetails(account_id, roles, facts, tuple(errors))
 
     def account_id(self) -> str:
+        """The account's id: configured, or asked of STS (GetCallerIdentity) once."""
         if self._account_id is None:
-            session = self._ensure_session()
-            with _CREATE_LOCK:
-                sts = make_client("sts", session, self._settings)
-            self._account_id = str(sts.get_caller_identity()["Account"])
+            try:
+                session = self._ensure_session()
+                with _CREATE_LOCK:
+                    sts = make_client("sts", session, self._settings)
+                self._account_id = str(sts.get_caller_identity()["Account"])
+            except Exception as err:  # every failure leaves classified
+                raise classify(err) from err
         return self._account_id
 
     def _part(self, part: str, fn: Callable[[], T], errors: list[tuple[str, str, str]]) -> T | None:

@@ -8,14 +8,31 @@ from typing import Any
 import boto3
 from botocore.config import Config as BotoConfig
 
+from exporter.config.settings import Settings
+
+_DEFAULTS = Settings()  # the flags' defaults are declared there, once
+
 
 @dataclass(frozen=True)
 class ClientSettings:
+    """How one account's AWS calls behave: the ``--aws.*`` flags (plus a region)."""
+
     # botocore's "standard" mode retries throttling and transient errors with backoff.
-    max_attempts: int = 5
-    connect_timeout: float = 5.0
-    read_timeout: float = 20.0
+    max_attempts: int = _DEFAULTS.aws_max_attempts
+    connect_timeout: float = _DEFAULTS.aws_connect_timeout.total_seconds()
+    read_timeout: float = _DEFAULTS.aws_read_timeout.total_seconds()
     region: str | None = None
+    # How long to wait for AWS to generate a credential report.
+    poll_deadline: float = _DEFAULTS.aws_poll_deadline.total_seconds()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ClientSettings:
+        return cls(
+            max_attempts=settings.aws_max_attempts,
+            connect_timeout=settings.aws_connect_timeout.total_seconds(),
+            read_timeout=settings.aws_read_timeout.total_seconds(),
+            poll_deadline=settings.aws_poll_deadline.total_seconds(),
+        )
 
     def boto_config(self) -> BotoConfig:
         return BotoConfig(

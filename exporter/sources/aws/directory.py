@@ -46,11 +46,9 @@ class AccountDirectory:
         org_client: Any = None,
         sts_client_creator: Callable[[AccountSpec], ClientCreator | None] | None = None,
         settings: ClientSettings | None = None,
-        poll_deadline: float = 120.0,
     ) -> None:
         self.cfg = cfg
         self.settings = settings or ClientSettings()
-        self.poll_deadline = poll_deadline
         self.shard = shard or Shard()
         self._base = base or botocore.session.Session()
         self._org_client = org_client
@@ -78,7 +76,6 @@ class AccountDirectory:
                     self.cfg.roles,
                     self.cfg.account_checks,
                     self._sts_for(spec),
-                    self.poll_deadline,
                 )
                 self._sources[spec] = src
             return src
@@ -132,7 +129,9 @@ def label(spec: AccountSpec) -> str:
 def account_sources(config: Config, shard: Shard | None = None) -> list[tuple[str, ReportSource]]:
     """(label, source) of every configured account this shard owns, for ``audit``.
     A failed discovery appears as one failing source, so it is listed with the rest."""
-    directory = AccountDirectory(config.accounts, shard)
+    directory = AccountDirectory(
+        config.accounts, shard, settings=ClientSettings.from_settings(config.settings)
+    )
     resolved = directory.refresh()
     out: list[tuple[str, ReportSource]] = [
         (label(spec), directory.source(spec)) for spec in resolved.owned

@@ -35,7 +35,7 @@ class IamReportFetcher:
     def __init__(
         self,
         client: Any,
-        deadline_seconds: float = 120.0,
+        deadline_seconds: float,
         first_delay: float = 0.5,
         max_delay: float = 8.0,
         sleep: Callable[[float], None] = time.sleep,

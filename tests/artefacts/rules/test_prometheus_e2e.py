@@ -2,7 +2,8 @@
 project's rule files loaded.
 
 Two exporters: ``serve --demo`` (two accounts, findings for every check) and one
-whose ``--report-file`` does not exist (every refresh fails). Every dashboard
+watching an account whose AWS endpoint refuses every connection (a loopback port
+nothing listens on: every refresh fails). Every dashboard
 query, with its template variables resolved through Prometheus as Grafana would,
 must return data for the demo production account; every metric the rules and dashboards read
 must exist; the demo's credential alerts must reach ``firing``.
@@ -39,6 +40,8 @@ from tests.artefacts.rules.promql import (
     variables,
 )
 from tests.support.exporter_process import exporter_process
+from tests.support.moto import aws_env
+from tests.support.net import free_port
 from tests.support.prometheus import DEFAULT_JOB, PrometheusServer, prometheus
 
 pytestmark = pytest.mark.slow
@@ -47,18 +50,33 @@ DEMO_ACCOUNT = DEMO_PRODUCTION.account_id
 SANDBOX_ACCOUNT = DEMO_SANDBOX.account_id
 
 
+BROKEN_ACCOUNT = "999999999999"
+# A configured account, so its failures are its own: a report file that never existed
+# would have no account, hence no series, only aws_iam_exporter_pending_sources.
+BROKEN_CONFIG = f"""
+accounts:
+  ambient: false
+  list:
+    - {{account_id: '{BROKEN_ACCOUNT}', role_arn: 'arn:aws:iam::{BROKEN_ACCOUNT}:role/reader'}}
+"""
+BROKEN_FLAGS = ("--refresh.interval", "2s", "--aws.max-attempts", "1",
+                "--aws.connect-timeout", "1s")  # fmt: skip
+
+
 @dataclass
 class Stack:
     prom: PrometheusServer
-    broken_account: str  # the exporter names an unreadable report by its path
+    broken_account: str
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    missing = tmp_path_factory.mktemp("broken") / "missing-report.csv"
+    config = tmp_path_factory.mktemp("broken") / "config.yaml"
+    config.write_text(BROKEN_CONFIG)
+    nowhere = aws_env(f"http://127.0.0.1:{free_port()}")  # connection refused
     with (
         exporter_process("--demo") as demo,
-        exporter_process("--report-file", str(missing), "--refresh.interval", "2s") as broken,
+        exporter_process("--config", str(config), *BROKEN_FLAGS, env=nowhere) as broken,
         prometheus([f"127.0.0.1:{demo.port}", f"127.0.0.1:{broken.port}"], RULE_FILES) as prom,
     ):
         prom.wait_for_data(f'count(up{{job="{DEFAULT_JOB}"}} == 1) == 2')
@@ -67,7 +85,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         prom.wait_for_data(f'count_over_time(up{{job="{DEFAULT_JOB}"}}[1m]) >= 4')
         for name in sorted(recorded_names()):
             prom.wait_for_data(name)
-        yield Stack(prom, str(missing))
+        yield Stack(prom, BROKEN_ACCOUNT)
 
 
 def _dashboard_queries() -> list[Any]:

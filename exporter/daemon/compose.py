@@ -1,0 +1,84 @@
+"""The composition root: a validated ``Config`` becomes a ready-to-start ``Daemon``.
+
+Where the accounts come from (``--demo``, ``--report-file``, else the ``accounts:``
+section), the web access rules of ``--web.config.file``, ``--state.dir`` and the
+``user`` labeler are wired here and nowhere else. Errors that must stop start-up
+(an invalid web config, an unusable state directory, a port in use) are raised as
+``ValueError``/``ConfigError`` with a one-line message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from exporter.config import Config
+from exporter.config.settings import Settings
+from exporter.daemon.accounts import AccountsWiring
+from exporter.daemon.app import Daemon, Hooks
+from exporter.daemon.exposition import ExpositionOptions
+from exporter.daemon.labels import make_labeler
+from exporter.daemon.refresh import AccountTarget, utc_now
+from exporter.sources.base import FileReportSource
+
+
+def build_daemon(config: Config) -> Daemon:
+    settings = config.settings
+    accounts = AccountsWiring(config, fixed_targets(settings))  # accounts:, roles, shards
+    options = ExpositionOptions.from_settings(
+        settings,
+        user_label=make_labeler(settings.labels_user, settings.labels_user_hash_key_file),
+        collectors=(accounts.collector,),
+    )
+    hooks = web_hooks(settings)
+    hooks.state_hooks = [accounts.state_hook]
+    hooks.header = accounts.header
+    if settings.state_dir:
+        hooks = with_state(hooks, settings.state_dir, config, options)
+    try:
+        return Daemon(accounts.targets, config, hooks, options)
+    except OSError as err:
+        address = settings.web_listen_address
+        raise ValueError(
+            f"--web.listen-address: cannot listen on {address}: {err.strerror}"
+        ) from None
+
+
+def fixed_targets(settings: Settings) -> list[AccountTarget]:
+    """The targets of --demo or --report-file; [] for AWS (the accounts: section)."""
+    paths = list(settings.report_file)
+    if settings.demo:
+        if paths:
+            raise ValueError("--demo cannot be combined with --report-file")
+        from exporter.sources.demo import DEMO_ACCOUNTS, DemoSource
+
+        return [AccountTarget(a.account_id, a.name, DemoSource(account=a)) for a in DEMO_ACCOUNTS]
+    if "-" in paths:
+        raise ValueError("--report-file - (standard input) cannot be served: give a file")
+    twice = sorted({p for p in paths if paths.count(p) > 1})
+    if twice:
+        raise ValueError(f"--report-file: {', '.join(twice)} given more than once")
+    # A file's account is the one its report names, learnt at each read (refresh.py).
+    return [AccountTarget("", path, FileReportSource(path)) for path in paths]
+
+
+def web_hooks(settings: Settings) -> Hooks:
+    """TLS, auth and headers from --web.config.file (invalid: start-up stops here)."""
+    from exporter.web import WebAccess
+    from exporter.web.hooks import WebHooks
+
+    web = WebHooks(WebAccess(settings.web_config_file))
+    return Hooks(auth=web.auth, headers=web.headers, ssl_context=web.ssl_context)
+
+
+def with_state(hooks: Hooks, directory: str, config: Config, options: ExpositionOptions) -> Hooks:
+    """Save each good report under --state.dir and serve the saved ones at start-up."""
+    from exporter.daemon.persistence import StatePersistence
+    from exporter.daemon.state_store import StateStore
+
+    persistence = StatePersistence(StateStore(directory), config, options)
+    return replace(
+        hooks,
+        on_report=[*hooks.on_report, persistence.save],
+        on_snapshot=[*hooks.on_snapshot, persistence.prune],
+        initial_snapshot=persistence.restore(utc_now()),
+    )
