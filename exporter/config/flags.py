@@ -23,18 +23,32 @@ USER_LABEL_MODES = ("name", "hash", "none")
 KEY_ENV = "AWS_IAM_EXPORTER_USER_HASH_KEY"
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+# Every duration (refresh interval, AWS timeouts, poll deadline) is at most this: beyond
+# it a schedule or a deadline overflows the date arithmetic (999999999d raised
+# OverflowError), and no sane interval or timeout is longer.
+MAX_DURATION = timedelta(days=3650)
+_DURATION_CHARS = 40  # "3650d23h59m59s" is 14; longer text is not a duration worth parsing
 _DEFAULTS = Settings()
 
 
 def parse_duration(text: str) -> timedelta:
-    """A duration as Prometheus writes it: ``30s``, ``5m``, ``1h``, ``1h30m``, ``2d``."""
-    m = _DURATION.match(text.strip())
+    """A duration as Prometheus writes it: ``30s``, ``5m``, ``1h``, ``1h30m``, ``2d``;
+    at most ``MAX_DURATION``."""
+    m = _DURATION.match(text.strip()) if len(text) <= _DURATION_CHARS else None
     if not text.strip() or not m or not any(m.groups()):
         raise argparse.ArgumentTypeError(
             f"not a duration: {excerpt(text)} (examples: 30s, 5m, 1h, 1h30m)"
         )
     d, h, mi, s = (int(g or 0) for g in m.groups())
-    return timedelta(days=d, hours=h, minutes=mi, seconds=s)
+    try:
+        value = timedelta(days=d, hours=h, minutes=mi, seconds=s)
+    except OverflowError:  # beyond timedelta's 999,999,999 days
+        value = None
+    if value is None or value > MAX_DURATION:
+        raise argparse.ArgumentTypeError(
+            f"must be at most {format_duration(MAX_DURATION)} (ten years), got {excerpt(text)}"
+        )
+    return value
 
 
 def format_duration(d: timedelta) -> str:

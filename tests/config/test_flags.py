@@ -79,6 +79,11 @@ def test_every_flag_has_help_and_a_unique_name() -> None:
         (["--refresh.interval", "5x"], "argument --refresh.interval: not a duration"),
         (["--refresh.interval", "0s"], "must be at least 1s"),
         (
+            ["--demo", "--refresh.interval", "999999999d"],
+            "argument --refresh.interval: must be at most 3650d (ten years), got '999999999d'",
+        ),
+        (["--demo", "--aws.read-timeout", "9" * 5000 + "s"], "--aws.read-timeout: not a duration"),
+        (
             ["--web.listen-address", "localhost"],
             "argument --web.listen-address: 'localhost' is not host:port",
         ),
@@ -118,3 +123,21 @@ def test_help_lists_the_flags() -> None:
     assert out.returncode == 0
     for flag in FLAGS:
         assert f"--{flag.name}" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "text", ["999999999d", "3651d", "3650d1s", "9" * 30 + "d", "9" * 5000 + "s", "87600h1s"]
+)
+@pytest.mark.parametrize("flag", ["refresh.interval", "aws.read-timeout", "aws.poll-deadline"])
+def test_durations_beyond_ten_years_are_refused_with_a_clear_message(flag: str, text: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        resolved([], {flag: text})
+    message = str(err.value)
+    assert message.startswith(f"flags.{flag}: ")
+    assert "must be at most 3650d (ten years)" in message or "not a duration" in message
+    assert len(message) < 200
+
+
+def test_durations_up_to_ten_years_are_accepted() -> None:
+    assert resolved([], {"refresh.interval": "3650d"}).refresh_interval == timedelta(days=3650)
+    assert resolved([], {"refresh.interval": "87600h"}).refresh_interval == timedelta(days=3650)
