@@ -27,6 +27,7 @@ _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 # it a schedule or a deadline overflows the date arithmetic (999999999d raised
 # OverflowError), and no sane interval or timeout is longer.
 MAX_DURATION = timedelta(days=3650)
+_TELEMETRY_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+/?")
 _DURATION_CHARS = 40  # "3650d23h59m59s" is 14; longer text is not a duration worth parsing
 _DEFAULTS = Settings()
 
@@ -101,9 +102,17 @@ def _interval(text: str) -> timedelta:
 
 
 def _path(text: str) -> str:
-    if not text.startswith("/") or text in ("/", "/-/healthy", "/-/ready"):
+    # The server compares the request path, query cut off, with this text as it is: a
+    # "?", "#", "%" or space, an empty, "." or ".." segment, or anything under /-/ (the
+    # health paths) would never match a request, and every scrape would be a 404.
+    if (
+        not _TELEMETRY_PATH.fullmatch(text)
+        or text.startswith("/-/")
+        or any(segment in (".", "..") for segment in text.split("/"))
+    ):
         raise argparse.ArgumentTypeError(
-            f"must start with / and differ from /, /-/healthy and /-/ready, got {excerpt(text)}"
+            "must be an absolute path of letters, digits and -._~/ other than / and not "
+            f"under /-/ (e.g. /metrics), got {excerpt(text)}"
         )
     return text
 

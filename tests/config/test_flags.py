@@ -58,7 +58,7 @@ def test_config_file_sets_flags_and_command_line_wins() -> None:
         ({"refresh.workers": 0}, "flags.refresh.workers: must be at least 1"),
         ({"demo": "yes"}, "flags.demo: must be true or false"),
         ({"log.level": "verbose"}, "flags.log.level: must be one of"),
-        ({"web.telemetry-path": "metrics"}, "flags.web.telemetry-path: must start with /"),
+        ({"web.telemetry-path": "metrics"}, "flags.web.telemetry-path: must be an absolute path"),
         ({"web.listen-address": {"port": 1}}, "flags.web.listen-address: must be a single value"),
     ],
 )
@@ -141,3 +141,19 @@ def test_durations_beyond_ten_years_are_refused_with_a_clear_message(flag: str, 
 def test_durations_up_to_ten_years_are_accepted() -> None:
     assert resolved([], {"refresh.interval": "3650d"}).refresh_interval == timedelta(days=3650)
     assert resolved([], {"refresh.interval": "87600h"}).refresh_interval == timedelta(days=3650)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/metrics?x", "/metrics?", "/metrics#top", "/my metrics", "/metrics%20", "/caf\u00e9",
+     "/", "//metrics", "/a//metrics", "/a/../metrics", "/./metrics", "/..", "/-/healthy",
+     "/-/ready", "/-/metrics", "metrics", "", "/metrics\n", "/metrics\\x"],
+)  # fmt: skip
+def test_a_telemetry_path_that_no_request_could_reach_is_refused(path: str) -> None:
+    with pytest.raises(ConfigError, match=r"^flags\.web\.telemetry-path: "):
+        resolved([], {"web.telemetry-path": path})
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/aws-iam/metrics", "/metrics/", "/v1.0/a_b~c"])
+def test_ordinary_telemetry_paths_are_accepted(path: str) -> None:
+    assert resolved(["--web.telemetry-path", path]).web_telemetry_path == path
