@@ -91,8 +91,12 @@ def test_changes_apply_without_restart_and_bad_changes_keep_the_last_good_config
     path.unlink()
     assert access.authorized("/metrics", basic("prom", "new"))  # a deleted file changes nothing
 
-    write(path, "")  # valid again: auth switched off on purpose
-    assert access.authorized("/metrics", None)
+    write(path, "")  # an empty file is no config (a rewrite in progress): the last good stays
+    assert access.authorized("/metrics", basic("prom", "new"))
+    assert not access.authorized("/metrics", None)
+
+    write(path, f"basic_auth_users:\n  prom: '{hashed('newer')}'\n")  # valid again
+    assert access.authorized("/metrics", basic("prom", "newer"))
     assert access.last_reload_ok
 
 
