@@ -11,15 +11,7 @@ import pytest
 from exporter.config import ConfigError, load_config
 from exporter.config.errors import EXCERPT_CHARS
 from exporter.config.safe_yaml import MAX_DEPTH, MAX_VALUES, YAMLSyntaxError, load_yaml
-
-
-def alias_bomb(key: str = "log.level", levels: int = 9) -> str:
-    """A billion laughs under ``flags.<key>``: nine aliases of nine aliases of ... (~330 bytes)."""
-    parts = ["&a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
-    names = "abcdefghijklmnopqrstuvwxyz"
-    for i in range(1, levels):
-        parts.append(f"&{names[i]} [" + ", ".join([f"*{names[i - 1]}"] * 9) + "]")
-    return f"flags:\n  {key}: [" + ", ".join(parts) + "]\n"
+from tests.config.hostile import alias_bomb
 
 
 def one_line_error(text: str) -> str:

@@ -12,16 +12,10 @@ import pytest
 from exporter.config.errors import EXCERPT_CHARS
 from exporter.web import WebAccess
 from exporter.web.webconfig import WebConfigError, load_web_config
+from tests.config.hostile import alias_bomb
 
 HASH = bcrypt.hashpw(b"secret", bcrypt.gensalt(rounds=4)).decode()
 HUGE = "x" * 100_000
-
-
-def bomb(key: str) -> str:
-    parts = ["&a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
-    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
-        parts.append(f"&{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
-    return f"{key}: [" + ", ".join(parts) + "]\n"
 
 
 def refused(tmp_path: Path, text: str) -> str:
@@ -45,7 +39,7 @@ def test_an_empty_or_comments_only_file_is_never_a_valid_config(tmp_path: Path, 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [(bomb("basic_auth_users"), "basic_auth_users["),
+    [(alias_bomb("basic_auth_users"), "basic_auth_users["),
      ("basic_auth_users: " + "[" * 20_000, "nested deeper than"),
      ("basic_auth_users: &a {bob: *a}\n", "refers to a node that contains it"),
      (f"basic_auth_users:\n  bob: '{HASH}'\nbasic_auth_users:\n",
