@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from exporter.config.errors import ConfigError
+from exporter.config.errors import ConfigError, excerpt, key_name
 from exporter.core.policy import SERVICE_LINKED_PATH, RoleAudit
 
 AMBIENT_KEY = "ambient"
@@ -238,7 +238,8 @@ def _filter(where: str, raw: Any) -> tuple[frozenset[str], frozenset[str]]:
     for i, ou in enumerate(ous):
         if not isinstance(ou, str) or not _OU_ID.match(ou):
             raise ConfigError(
-                f"{where}.ous[{i}]: not an OU or root id: {ou!r} (e.g. ou-ab12-cdef3456, r-ab12)"
+                f"{where}.ous[{i}]: not an OU or root id: {excerpt(ou)} "
+                "(e.g. ou-ab12-cdef3456, r-ab12)"
             )
     return frozenset(accounts), frozenset(ous)
 
@@ -281,10 +282,11 @@ def _role_arn(where: str, arn: Any, region: str | None, account_id: str | None) 
     m = _ROLE_ARN.match(arn) if isinstance(arn, str) else None
     if m is None:
         raise ConfigError(
-            f"{where}: not an IAM role ARN: {arn!r} (e.g. arn:aws:iam::123456789012:role/NAME)"
+            f"{where}: not an IAM role ARN: {excerpt(arn)} "
+            "(e.g. arn:aws:iam::123456789012:role/NAME)"
         )
     if m["partition"] not in PARTITIONS:
-        raise ConfigError(f"{where}: unknown partition {m['partition']!r}")
+        raise ConfigError(f"{where}: unknown partition {excerpt(m['partition'])}")
     expected = partition_for_region(region)
     if m["partition"] != expected:
         raise ConfigError(
@@ -296,13 +298,13 @@ def _role_arn(where: str, arn: Any, region: str | None, account_id: str | None) 
 
 
 def _account_id(where: str, value: Any) -> str:
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**12:
         raise ConfigError(
             f"{where}: quote the account id ('{value:012d}'): YAML reads unquoted numbers "
             "as integers and drops leading zeros"
         )
     if not isinstance(value, str) or not _ACCOUNT_ID.match(value):
-        raise ConfigError(f"{where}: must be a 12-digit account id, got {value!r}")
+        raise ConfigError(f"{where}: must be a 12-digit account id, got {excerpt(value)}")
     return value
 
 
@@ -310,7 +312,9 @@ def _region(where: str, value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not _REGION.match(value):
-        raise ConfigError(f"{where}: not a region name: {value!r} (e.g. us-east-1, cn-north-1)")
+        raise ConfigError(
+            f"{where}: not a region name: {excerpt(value)} (e.g. us-east-1, cn-north-1)"
+        )
     return value
 
 
@@ -334,7 +338,7 @@ def _bool(where: str, value: Any, default: bool) -> bool:
     if value is None:
         return default
     if not isinstance(value, bool):
-        raise ConfigError(f"{where}: must be true or false, got {value!r}")
+        raise ConfigError(f"{where}: must be true or false, got {excerpt(value)}")
     return value
 
 
@@ -349,7 +353,9 @@ def _list(where: str, value: Any) -> list[Any]:
 def _known(raw: Mapping[str, Any], where: str, allowed: tuple[str, ...]) -> None:
     for key in raw:
         if key not in allowed:
-            raise ConfigError(f"{where}.{key}: unknown setting (allowed: {', '.join(allowed)})")
+            raise ConfigError(
+                f"{where}.{key_name(key)}: unknown setting (allowed: {', '.join(allowed)})"
+            )
 
 
 def _mapping(value: Any, where: str) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 from typing import Any
 
-from exporter.config.errors import ConfigError
+from exporter.config.errors import ConfigError, excerpt, key_name
 from exporter.config.settings import Settings
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
@@ -23,16 +23,33 @@ USER_LABEL_MODES = ("name", "hash", "none")
 KEY_ENV = "AWS_IAM_EXPORTER_USER_HASH_KEY"
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+# Every duration (refresh interval, AWS timeouts, poll deadline) is at most this: beyond
+# it a schedule or a deadline overflows the date arithmetic (999999999d raised
+# OverflowError), and no sane interval or timeout is longer.
+MAX_DURATION = timedelta(days=3650)
+_TELEMETRY_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+/?")
+_DURATION_CHARS = 40  # "3650d23h59m59s" is 14; longer text is not a duration worth parsing
 _DEFAULTS = Settings()
 
 
 def parse_duration(text: str) -> timedelta:
-    """A duration as Prometheus writes it: ``30s``, ``5m``, ``1h``, ``1h30m``, ``2d``."""
-    m = _DURATION.match(text.strip())
+    """A duration as Prometheus writes it: ``30s``, ``5m``, ``1h``, ``1h30m``, ``2d``;
+    at most ``MAX_DURATION``."""
+    m = _DURATION.match(text.strip()) if len(text) <= _DURATION_CHARS else None
     if not text.strip() or not m or not any(m.groups()):
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (examples: 30s, 5m, 1h, 1h30m)")
+        raise argparse.ArgumentTypeError(
+            f"not a duration: {excerpt(text)} (examples: 30s, 5m, 1h, 1h30m)"
+        )
     d, h, mi, s = (int(g or 0) for g in m.groups())
-    return timedelta(days=d, hours=h, minutes=mi, seconds=s)
+    try:
+        value = timedelta(days=d, hours=h, minutes=mi, seconds=s)
+    except OverflowError:  # beyond timedelta's 999,999,999 days
+        value = None
+    if value is None or value > MAX_DURATION:
+        raise argparse.ArgumentTypeError(
+            f"must be at most {format_duration(MAX_DURATION)} (ten years), got {excerpt(text)}"
+        )
+    return value
 
 
 def format_duration(d: timedelta) -> str:
@@ -49,13 +66,14 @@ def format_duration(d: timedelta) -> str:
 def parse_listen_address(text: str) -> tuple[str, int]:
     """``host:port``, ``:port`` (all interfaces) or ``[v6]:port``."""
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+    if not sep or not port.isdigit() or len(port) > 5 or not 0 <= int(port) <= 65535:
         raise ValueError(
-            f"--web.listen-address: {text!r} is not host:port (examples: :10063, 127.0.0.1:10063)"
+            f"--web.listen-address: {excerpt(text)} is not host:port "
+            "(examples: :10063, 127.0.0.1:10063)"
         )
     host = host.strip("[]") if host.startswith("[") else host
     if ":" in host and not text.startswith("["):
-        raise ValueError(f"--web.listen-address: write IPv6 addresses in brackets: {text!r}")
+        raise ValueError(f"--web.listen-address: write IPv6 addresses in brackets: {excerpt(text)}")
     return host, int(port)
 
 
@@ -64,7 +82,7 @@ def _at_least(minimum: int, wording: str) -> Callable[[str], int]:
         try:
             value = int(text)
         except (TypeError, ValueError):
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+            raise argparse.ArgumentTypeError(f"not a whole number: {excerpt(text)}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be {wording}, got {value}")
         return value
@@ -79,14 +97,22 @@ _count = _at_least(0, "0 or more")
 def _interval(text: str) -> timedelta:
     value = parse_duration(text)
     if value < timedelta(seconds=1):
-        raise argparse.ArgumentTypeError(f"must be at least 1s, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be at least 1s, got {excerpt(text)}")
     return value
 
 
 def _path(text: str) -> str:
-    if not text.startswith("/") or text in ("/", "/-/healthy", "/-/ready"):
+    # The server compares the request path, query cut off, with this text as it is: a
+    # "?", "#", "%" or space, an empty, "." or ".." segment, or anything under /-/ (the
+    # health paths) would never match a request, and every scrape would be a 404.
+    if (
+        not _TELEMETRY_PATH.fullmatch(text)
+        or text.startswith("/-/")
+        or any(segment in (".", "..") for segment in text.split("/"))
+    ):
         raise argparse.ArgumentTypeError(
-            f"must start with / and differ from /, /-/healthy and /-/ready, got {text!r}"
+            "must be an absolute path of letters, digits and -._~/ other than / and not "
+            f"under /-/ (e.g. /metrics), got {excerpt(text)}"
         )
     return text
 
@@ -102,7 +128,9 @@ def _address(text: str) -> str:
 def _choice(choices: Sequence[str]) -> Callable[[str], str]:
     def parse(text: str) -> str:
         if text not in choices:
-            raise argparse.ArgumentTypeError(f"must be one of {', '.join(choices)}, got {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"must be one of {', '.join(choices)}, got {excerpt(text)}"
+            )
         return text
 
     return parse
@@ -175,10 +203,10 @@ def settings_from_file(raw: Mapping[str, Any]) -> Settings:
     """The config file's ``flags:`` mapping, validated; every error names its key."""
     values: dict[str, Any] = {}
     for key, value in raw.items():
-        flag = _BY_NAME.get(str(key))
+        flag = _BY_NAME.get(key) if isinstance(key, str) else None
         if flag is None:
             raise ConfigError(
-                f"flags.{key}: unknown flag (known: {', '.join(sorted(_BY_NAME))})"
+                f"flags.{key_name(key)}: unknown flag (known: {', '.join(sorted(_BY_NAME))})"
                 + (" ; --config cannot be set from the config file" if key == "config" else "")
             )
         values[flag.dest] = _from_file(flag, value)
@@ -198,17 +226,18 @@ def _from_file(flag: Flag, raw: Any) -> Any:
     where = f"flags.{flag.name}"
     if flag.parse is None:
         if not isinstance(raw, bool):
-            raise ConfigError(f"{where}: must be true or false, got {raw!r}")
+            raise ConfigError(f"{where}: must be true or false, got {excerpt(raw)}")
         return raw
     items = raw if flag.repeatable and isinstance(raw, list) else [raw]
     if flag.repeatable and not isinstance(raw, (list, str)):
-        raise ConfigError(f"{where}: must be a string or a list of strings, got {raw!r}")
+        raise ConfigError(f"{where}: must be a string or a list of strings, got {excerpt(raw)}")
     out = []
     for item in items:
         if isinstance(item, (dict, list)) or item is None:
-            raise ConfigError(f"{where}: must be a single value, got {item!r}")
+            raise ConfigError(f"{where}: must be a single value, got {excerpt(item)}")
         try:
-            out.append(flag.parse(str(item)))
-        except argparse.ArgumentTypeError as err:
+            out.append(flag.parse(item if isinstance(item, str) else str(item)))
+        except (argparse.ArgumentTypeError, ValueError) as err:
+            # ValueError: str() of an integer of thousands of digits refuses to convert it.
             raise ConfigError(f"{where}: {err}") from None
     return tuple(out) if flag.repeatable else out[0]

@@ -12,11 +12,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from exporter.config.accounts import AccountsConfig, parse_accounts
-from exporter.config.errors import ConfigError
+from exporter.config.errors import ConfigError, excerpt, key_name
 from exporter.config.flags import settings_from_file
+from exporter.config.safe_yaml import YAMLSyntaxError, load_yaml
 from exporter.config.settings import Settings
 from exporter.core.checks import CHECKS
 from exporter.core.exemptions import Exemption
@@ -27,6 +26,8 @@ TOP_LEVEL_KEYS = ("flags", "checks", "exemptions", "accounts")
 USER_KINDS = ("human", "programmatic")
 # A century: beyond it a threshold means "never", and dates would leave datetime's range.
 MAX_DAYS = 36_500
+# 2 MiB holds some 13,000 explicit accounts; the YAML parser takes about 4 s for it.
+MAX_FILE_BYTES = 2 << 20
 
 
 @dataclass(frozen=True)
@@ -41,27 +42,23 @@ def load_config(path: str | Path | None) -> Config:
     if path is None:
         return Config()
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)  # no more than that is ever read
     except OSError as err:
         raise ConfigError(f"cannot read config file {path}: {err.strerror}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigError(f"config file {path} is larger than {MAX_FILE_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"config file {path} is not UTF-8 text") from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ConfigError(f"config file {path} is not valid YAML: {_yaml_problem(err)}") from None
+        data = load_yaml(text)
+    except YAMLSyntaxError as err:
+        raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
+    except ConfigError as err:
+        raise ConfigError(f"config file {path}: {err}") from None
     return config_from_dict(data, source=str(path))
-
-
-def _yaml_problem(err: yaml.YAMLError) -> str:
-    """PyYAML's message on one line: what is wrong, and where."""
-    if isinstance(err, yaml.MarkedYAMLError):
-        mark = err.problem_mark or err.context_mark
-        what = " ".join(p for p in (err.context, err.problem) if p) or "syntax error"
-        if mark is not None:
-            return f"{what} (line {mark.line + 1}, column {mark.column + 1})"
-        return what
-    return " ".join(str(err).split())
 
 
 def config_from_dict(data: Any, source: str = "config") -> Config:
@@ -71,7 +68,8 @@ def config_from_dict(data: Any, source: str = "config") -> Config:
     for key in data:
         if key not in TOP_LEVEL_KEYS:
             raise ConfigError(
-                f"{source}: unknown key {key!r} (expected one of: {', '.join(TOP_LEVEL_KEYS)})"
+                f"{source}: unknown key {excerpt(key)} "
+                f"(expected one of: {', '.join(TOP_LEVEL_KEYS)})"
             )
     flags = _or_default(data.get("flags"), {})
     _require_mapping(flags, "flags")
@@ -90,7 +88,7 @@ def _checks(raw: Any) -> dict[str, CheckConfig]:
     _require_mapping(raw, "checks")
     checks = default_checks()
     for cid, body in raw.items():
-        where = f"checks.{cid}"
+        where = f"checks.{key_name(cid)}"
         if cid not in CHECKS:
             raise ConfigError(f"{where}: unknown check (known: {', '.join(CHECKS)})")
         checks[cid] = _check(where, CHECKS[cid].thresholds, checks[cid], _or_default(body, {}))
@@ -102,14 +100,16 @@ def _check(where: str, known: Mapping[str, int], base: CheckConfig, body: Any) -
     allowed = ("enabled", "severity", *known, *(USER_KINDS if known else ()))
     for key in body:
         if key not in allowed:
-            raise ConfigError(f"{where}.{key}: unknown setting (allowed: {', '.join(allowed)})")
+            raise ConfigError(
+                f"{where}.{key_name(key)}: unknown setting (allowed: {', '.join(allowed)})"
+            )
     enabled = body.get("enabled", True)
     if not isinstance(enabled, bool):
-        raise ConfigError(f"{where}.enabled: must be true or false, got {enabled!r}")
+        raise ConfigError(f"{where}.enabled: must be true or false, got {excerpt(enabled)}")
     severity = body.get("severity", base.severity)
     if severity not in SEVERITIES:
         raise ConfigError(
-            f"{where}.severity: must be one of {', '.join(SEVERITIES)}, got {severity!r}"
+            f"{where}.severity: must be one of {', '.join(SEVERITIES)}, got {excerpt(severity)}"
         )
     common = {**known, **_thresholds(where, known, {k: body[k] for k in known if k in body})}
     per_kind = {
@@ -124,10 +124,13 @@ def _thresholds(where: str, known: Mapping[str, int], raw: Any) -> dict[str, int
     out = {}
     for key, value in raw.items():
         if key not in known:
-            raise ConfigError(f"{where}.{key}: unknown threshold (known: {', '.join(known)})")
+            raise ConfigError(
+                f"{where}.{key_name(key)}: unknown threshold (known: {', '.join(known)})"
+            )
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DAYS:
             raise ConfigError(
-                f"{where}.{key}: must be a whole number of days from 0 to {MAX_DAYS}, got {value!r}"
+                f"{where}.{key}: must be a whole number of days from 0 to {MAX_DAYS}, "
+                f"got {excerpt(value)}"
             )
         out[key] = value
     return out
@@ -144,13 +147,17 @@ def _exemption(where: str, raw: Any) -> Exemption:
     allowed = ("user", "arn", "checks", "reason", "expires")
     for key in raw:
         if key not in allowed:
-            raise ConfigError(f"{where}.{key}: unknown setting (allowed: {', '.join(allowed)})")
+            raise ConfigError(
+                f"{where}.{key_name(key)}: unknown setting (allowed: {', '.join(allowed)})"
+            )
     if ("user" in raw) == ("arn" in raw):
         raise ConfigError(f"{where}: give exactly one of 'user' or 'arn' (a glob pattern)")
     kind = "user" if "user" in raw else "arn"
     pattern = raw[kind]
     if not isinstance(pattern, str) or not pattern:
-        raise ConfigError(f"{where}.{kind}: must be a non-empty glob pattern, got {pattern!r}")
+        raise ConfigError(
+            f"{where}.{kind}: must be a non-empty glob pattern, got {excerpt(pattern)}"
+        )
     reason = raw.get("reason")
     if not isinstance(reason, str) or not reason.strip():
         raise ConfigError(f"{where}.reason: required, a non-empty string")
@@ -160,7 +167,7 @@ def _exemption(where: str, raw: Any) -> Exemption:
             raise ConfigError(f"{where}.checks: must be a non-empty list of check ids")
         for cid in checks:
             if not isinstance(cid, str) or cid not in CHECKS:
-                raise ConfigError(f"{where}.checks: unknown check {cid!r}")
+                raise ConfigError(f"{where}.checks: unknown check {excerpt(cid)}")
     return Exemption(
         pattern=pattern,
         by_arn="arn" in raw,
@@ -178,7 +185,7 @@ def _date(where: str, value: Any) -> date | None:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise ConfigError(f"{where}: must be a date such as 2027-01-31, got {value!r}")
+    raise ConfigError(f"{where}: must be a date such as 2027-01-31, got {excerpt(value)}")
 
 
 def _or_default(value: Any, default: Any) -> Any:

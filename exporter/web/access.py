@@ -3,10 +3,15 @@
 Like the exporter-toolkit, changes apply without a restart: every request (and
 every new TLS connection) checks whether the config file, or a certificate,
 key or CA file it names, changed on disk, and reloads it. A changed file that
-is invalid is logged and the last valid config stays in force. At start-up an
-invalid file is fatal (``WebConfigError``), so a typo never serves unprotected.
+is invalid is logged at error level and the last valid config stays in force.
+At start-up an invalid file is fatal (``WebConfigError``), so a typo never
+serves unprotected.
 
 Turning TLS on or off needs a restart: the listening socket is plain or TLS.
+So does anything that protects less: switching basic auth off, or weakening
+``client_auth_type``. A reload reads whatever is on disk, and a file being
+rewritten in place is, for a moment, empty or cut short; an empty file is
+never a config at all. ``reload_status()`` feeds the reload metrics.
 """
 
 from __future__ import annotations
@@ -34,6 +39,17 @@ Fingerprint = tuple[tuple[str, int, int, int], ...]
 
 
 @dataclass(frozen=True)
+class ReloadStatus:
+    """What the reload metrics show, read at once: like Prometheus's own
+    ``prometheus_config_last_reload_successful`` and ``..._success_timestamp_seconds``."""
+
+    successful: bool  # the last attempt took effect (True until one fails)
+    success_timestamp: float  # Unix time of the last load that took effect (start-up counts)
+    failures: int  # attempts refused since start-up
+    reloads: int  # attempts that took effect since start-up
+
+
+@dataclass(frozen=True)
 class _Loaded:
     config: WebConfig
     auth: BasicAuth
@@ -49,6 +65,7 @@ class WebAccess:
         path: str | Path | None,
         check_interval: float = CHECK_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = Path(path) if path else None
         self._interval = check_interval
@@ -59,9 +76,11 @@ class WebAccess:
         self._next_check = clock() + check_interval
         # After a failed reload: the files watched and how they looked then.
         self._failed: tuple[list[Path], Fingerprint] | None = None
+        self._wall_clock = wall_clock
         self.reloads = 0
         self.reload_failures = 0
-        self.last_reload_ok = True
+        self.last_reload_successful = True
+        self.last_reload_success_timestamp = wall_clock()
 
     # -- what the HTTP server asks ------------------------------------------------
 
@@ -80,6 +99,17 @@ class WebAccess:
     @property
     def auth_enabled(self) -> bool:
         return self._current().auth.enabled
+
+    def reload_status(self) -> ReloadStatus:
+        """For the reload metrics; looks at the files first, as a request does."""
+        self._current()
+        with self._lock:
+            return ReloadStatus(
+                self.last_reload_successful,
+                self.last_reload_success_timestamp,
+                self.reload_failures,
+                self.reloads,
+            )
 
     # -- reloading ----------------------------------------------------------------
 
@@ -104,19 +134,23 @@ class WebAccess:
                 loaded = self._load()
                 if (loaded.ssl_context is not None) != self.tls_enabled:
                     raise WebConfigError("tls_server_config: turning TLS on or off needs a restart")
+                weaker = _weakening(self._loaded.config, loaded.config)
+                if weaker:
+                    raise WebConfigError(f"web config file {self.path}: {weaker}")
             except Exception as err:  # a reload must never break serving
                 # Logged once per change of the files, not on every request.
                 watch = self._watched(self._loaded.config) + self._named_by_file()
                 self._failed = (watch, _stats(watch))
                 self.reload_failures += 1
-                self.last_reload_ok = False
+                self.last_reload_successful = False
                 log.error("web config not reloaded, keeping the previous one: %s", err)
                 return False
             if loaded.config.users == self._loaded.config.users:
                 loaded = replace(loaded, auth=self._loaded.auth)  # keep the verdict cache
             self._loaded, self._failed = loaded, None
             self.reloads += 1
-            self.last_reload_ok = True
+            self.last_reload_successful = True
+            self.last_reload_success_timestamp = self._wall_clock()
             log.info("web config reloaded from %s", self.path)
             return True
 
@@ -142,6 +176,29 @@ class WebAccess:
     def _watched(self, config: WebConfig) -> list[Path]:
         assert self.path is not None
         return [self.path, *_tls_files(config)]
+
+
+# How much each client_auth_type asks of a client: a reload may keep or raise it.
+_CLIENT_AUTH_STRENGTH = {"NoClientCert": 0, "VerifyClientCertIfGiven": 1,
+                         "RequireAndVerifyClientCert": 2}  # fmt: skip
+
+
+def _weakening(old: WebConfig, new: WebConfig) -> str | None:
+    """Why ``new`` would protect less than ``old``, or None.
+
+    A file rewritten in place is read while it is half-written: truncated, it has no
+    users; cut short, it may have lost a section. So a reload never removes
+    authentication; doing that on purpose needs a restart, like turning TLS off.
+    """
+    if old.users and not new.users:
+        return ("basic_auth_users: a reload cannot switch basic auth off (the new file has "
+                "no users); removing authentication needs a restart")  # fmt: skip
+    if old.tls is not None and new.tls is not None:
+        before, after = old.tls.client_auth_type, new.tls.client_auth_type
+        if _CLIENT_AUTH_STRENGTH[after] < _CLIENT_AUTH_STRENGTH[before]:
+            return (f"tls_server_config.client_auth_type: a reload cannot weaken {before} "
+                    f"to {after}; weakening client authentication needs a restart")  # fmt: skip
+    return None
 
 
 def _tls_files(config: WebConfig) -> list[Path]:

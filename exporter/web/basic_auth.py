@@ -5,9 +5,17 @@ same credentials every few seconds, so a verdict is cached. The cache key is a
 SHA-256 of user, password and stored hash: the plain password is never kept,
 and changing a user's hash in the config invalidates its entries.
 
-An unknown user is still checked against a dummy hash, and user names are
-compared with ``hmac.compare_digest``, so the response time does not tell
-whether a user name exists.
+An unknown user is still checked against a dummy hash of the highest cost
+among the configured hashes, and user names are compared with
+``hmac.compare_digest``, so the response time does not tell whether a user
+name exists.
+
+bcrypt releases the GIL and keeps a core busy for its whole run, so a stream
+of wrong passwords (each one new, each one a bcrypt check) would take every
+core and make each cached scrape wait for CPU. At most ``MAX_CONCURRENT_CHECKS``
+checks run at once in the process; a cached verdict never waits for one, and a
+check that finds no free slot within ``QUEUE_TIMEOUT`` seconds is refused
+(401, not cached).
 """
 
 from __future__ import annotations
@@ -16,15 +24,23 @@ import base64
 import binascii
 import hashlib
 import hmac
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 
 import bcrypt
 
-# bcrypt of a random string nobody knows, same cost as a typical config (the toolkit does this).
-_DUMMY_HASH = b"$2b$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi"
+# Salt and digest of a bcrypt hash of a random string nobody knows (the toolkit does
+# this). The cost in front of it is set per config: bcrypt's time is 2^cost rounds,
+# whatever the digest.
+_DUMMY_SALT_AND_DIGEST = b"QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi"
 CACHE_SIZE = 256
+# One bcrypt check per core: more at once only make them all, and every other
+# request of the process, wait for CPU.
+MAX_CONCURRENT_CHECKS = max(1, os.cpu_count() or 1)
+QUEUE_TIMEOUT = 10.0  # seconds a check waits for a free slot before it is refused
+_SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_CHECKS)
 
 
 def parse_basic(header: str | None) -> tuple[str, str] | None:
@@ -45,8 +61,18 @@ def parse_basic(header: str | None) -> tuple[str, str] | None:
 class BasicAuth:
     """Checks ``Authorization`` headers against ``users`` (name -> bcrypt hash)."""
 
-    def __init__(self, users: Mapping[str, bytes], cache_size: int = CACHE_SIZE) -> None:
+    def __init__(
+        self,
+        users: Mapping[str, bytes],
+        cache_size: int = CACHE_SIZE,
+        slots: threading.Semaphore | None = None,
+        queue_timeout: float = QUEUE_TIMEOUT,
+    ) -> None:
         self._users = tuple((name.encode("utf-8"), hashed) for name, hashed in users.items())
+        self._dummy = dummy_hash(max((_cost(h) for _, h in self._users), default=4))
+        self._slots = _SLOTS if slots is None else slots  # shared by every config of the process
+        self._queue_timeout = queue_timeout
+        self.busy_refusals = 0  # checks refused because no slot was free in time
         self._cache: OrderedDict[bytes, bool] = OrderedDict()
         self._pending: dict[bytes, threading.Event] = {}
         self._cache_size = cache_size
@@ -83,7 +109,14 @@ class BasicAuth:
             if cached is not None:
                 return cached
         try:
-            ok = _checkpw(password, hashed) and known
+            if not self._slots.acquire(timeout=self._queue_timeout):
+                with self._lock:
+                    self.busy_refusals += 1
+                return False  # not cached: the same credentials may pass once it is quieter
+            try:
+                ok = _checkpw(password, hashed) and known
+            finally:
+                self._slots.release()
             with self._lock:
                 self._cache[key] = ok
                 while len(self._cache) > self._cache_size:
@@ -97,11 +130,24 @@ class BasicAuth:
 
     def _lookup(self, user: bytes) -> tuple[bool, bytes]:
         # Visit every user with a constant-time comparison: no early exit on a match.
-        found, hashed = False, _DUMMY_HASH
+        found, hashed = False, self._dummy
         for name, candidate in self._users:
             if hmac.compare_digest(name, user):
                 found, hashed = True, candidate
         return found, hashed
+
+
+def dummy_hash(cost: int) -> bytes:
+    """A well-formed bcrypt hash of cost ``cost`` that no password matches."""
+    return b"$2b$%02d$" % cost + _DUMMY_SALT_AND_DIGEST
+
+
+def _cost(hashed: bytes) -> int:
+    """The cost field of ``$2b$12$...``; the config parser checked the format."""
+    try:
+        return min(31, max(4, int(hashed.split(b"$")[2])))
+    except (IndexError, ValueError):
+        return 4
 
 
 def _checkpw(password: bytes, hashed: bytes) -> bool:

@@ -6,7 +6,7 @@ import ssl
 from collections.abc import Iterable
 from email.message import Message
 
-from exporter.web.access import WebAccess
+from exporter.web.access import ReloadStatus, WebAccess
 
 
 class WebHooks:
@@ -23,3 +23,7 @@ class WebHooks:
 
     def ssl_context(self) -> ssl.SSLContext | None:
         return self.access.ssl_context()
+
+    def reload_status(self) -> ReloadStatus:
+        """For ``aws_iam_exporter_web_config_last_reload_successful`` and its timestamp."""
+        return self.access.reload_status()

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from exporter.config.errors import ConfigError, excerpt, key_name
+from exporter.config.safe_yaml import YAMLSyntaxError, load_yaml
 
 TLS_VERSIONS = ("TLS10", "TLS11", "TLS12", "TLS13")
 CLIENT_AUTH_TYPES = ("NoClientCert", "VerifyClientCertIfGiven", "RequireAndVerifyClientCert")
@@ -91,11 +92,20 @@ def load_web_config(path: str | Path) -> WebConfig:
     if len(raw) > MAX_FILE_BYTES:
         raise WebConfigError(f"web config file {path} is larger than {MAX_FILE_BYTES} bytes")
     try:
-        data = yaml.safe_load(raw.decode("utf-8"))
+        data = load_yaml(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise WebConfigError(f"web config file {path} is not UTF-8 text") from None
-    except yaml.YAMLError as err:
+    except YAMLSyntaxError as err:
         raise WebConfigError(f"web config file {path} is not valid YAML: {err}") from None
+    except ConfigError as err:
+        raise WebConfigError(f"web config file {path}: {err}") from None
+    if data is None:
+        # What a reader sees while the file is rewritten in place (truncated, then
+        # written): taking it for "no TLS, no auth" would open the endpoints.
+        raise WebConfigError(
+            f"web config file {path} is empty (or only comments): write {{}} to mean "
+            "no TLS and no auth, or leave out --web.config.file"
+        )
     try:
         return parse_web_config(data, base_dir=path.parent)
     except WebConfigError as err:
@@ -126,7 +136,7 @@ def _tls(raw: Any, base_dir: Path) -> TLSConfig | None:
     _mapping(raw, where)
     for key in raw:
         if key in _TLS_UNSUPPORTED:
-            raise WebConfigError(f"{where}.{key}: not supported by this exporter")
+            raise WebConfigError(f"{where}.{key_name(key)}: not supported by this exporter")
     _known_keys(raw, _TLS_KEYS, f"{where}.")
     values = {k: _string(raw, k, where) for k in _TLS_KEYS}
     if not values["cert_file"] and not values["key_file"]:
@@ -145,7 +155,7 @@ def _tls(raw: Any, base_dir: Path) -> TLSConfig | None:
         )
     if auth not in CLIENT_AUTH_TYPES:
         raise WebConfigError(
-            f"{where}.client_auth_type: unknown value {auth!r} "
+            f"{where}.client_auth_type: unknown value {excerpt(auth)} "
             f"(expected one of {', '.join(CLIENT_AUTH_TYPES)})"
         )
     ca = values["client_ca_file"]
@@ -169,7 +179,9 @@ def _tls(raw: Any, base_dir: Path) -> TLSConfig | None:
 
 def _version(value: str, where: str) -> str:
     if value not in TLS_VERSIONS:
-        raise WebConfigError(f"{where}: unknown TLS version {value!r} (expected TLS12 or TLS13)")
+        raise WebConfigError(
+            f"{where}: unknown TLS version {excerpt(value)} (expected TLS12 or TLS13)"
+        )
     return value
 
 
@@ -177,7 +189,7 @@ def _users(raw: Any) -> dict[str, bytes]:
     _mapping(raw, "basic_auth_users")
     users: dict[str, bytes] = {}
     for name, hashed in raw.items():
-        where = f"basic_auth_users.{name}"
+        where = f"basic_auth_users.{key_name(name)}"
         if not isinstance(name, str) or not name or ":" in name:
             raise WebConfigError(f"{where}: a user name must be a non-empty string without ':'")
         if not isinstance(hashed, str) or not _BCRYPT.match(hashed):
@@ -190,8 +202,9 @@ def _headers(raw: Any) -> dict[str, str]:
     _mapping(raw, "http_server_config.headers")
     headers: dict[str, str] = {}
     for name, value in raw.items():
-        where = f"http_server_config.headers.{name}"
-        canonical = next((h for h in ALLOWED_HEADERS if h.lower() == str(name).lower()), None)
+        where = f"http_server_config.headers.{key_name(name)}"
+        lowered = name.lower() if isinstance(name, str) else None
+        canonical = next((h for h in ALLOWED_HEADERS if h.lower() == lowered), None)
         if canonical is None:
             raise WebConfigError(
                 f"{where}: this header cannot be configured (allowed: {', '.join(ALLOWED_HEADERS)})"
@@ -200,7 +213,9 @@ def _headers(raw: Any) -> dict[str, str]:
             raise WebConfigError(f"{where}: must be a single-line string")
         allowed = _HEADER_VALUES.get(canonical)
         if allowed and value.lower() not in allowed:
-            raise WebConfigError(f"{where}: must be one of {', '.join(allowed)}, got {value!r}")
+            raise WebConfigError(
+                f"{where}: must be one of {', '.join(allowed)}, got {excerpt(value)}"
+            )
         headers[canonical] = value
     return headers
 
@@ -218,7 +233,9 @@ def _known_keys(raw: Mapping[str, Any], known: tuple[str, ...], prefix: str) -> 
     for key in raw:
         if key not in known:
             expected = ", ".join(known)
-            raise WebConfigError(f"{prefix}{key}: unknown key (expected one of: {expected})")
+            raise WebConfigError(
+                f"{prefix}{key_name(key)}: unknown key (expected one of: {expected})"
+            )
 
 
 def _mapping(value: Any, where: str) -> None:

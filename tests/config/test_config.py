@@ -172,3 +172,10 @@ def test_the_documented_example_is_valid() -> None:
     config = load_config(EXAMPLE)
     assert config.checks["access_key_not_rotated"].programmatic["max_age_days"] == 365
     assert config.exemptions
+
+
+def test_an_impossible_date_names_its_key(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("exemptions:\n  - user: bob\n    reason: r\n    expires: 2027-02-30\n")
+    with pytest.raises(ConfigError, match=r"^exemptions\[0\]\.expires: must be a date such as"):
+        load_config(path)

@@ -58,7 +58,7 @@ def test_config_file_sets_flags_and_command_line_wins() -> None:
         ({"refresh.workers": 0}, "flags.refresh.workers: must be at least 1"),
         ({"demo": "yes"}, "flags.demo: must be true or false"),
         ({"log.level": "verbose"}, "flags.log.level: must be one of"),
-        ({"web.telemetry-path": "metrics"}, "flags.web.telemetry-path: must start with /"),
+        ({"web.telemetry-path": "metrics"}, "flags.web.telemetry-path: must be an absolute path"),
         ({"web.listen-address": {"port": 1}}, "flags.web.listen-address: must be a single value"),
     ],
 )
@@ -78,6 +78,11 @@ def test_every_flag_has_help_and_a_unique_name() -> None:
     [
         (["--refresh.interval", "5x"], "argument --refresh.interval: not a duration"),
         (["--refresh.interval", "0s"], "must be at least 1s"),
+        (
+            ["--demo", "--refresh.interval", "999999999d"],
+            "argument --refresh.interval: must be at most 3650d (ten years), got '999999999d'",
+        ),
+        (["--demo", "--aws.read-timeout", "9" * 5000 + "s"], "--aws.read-timeout: not a duration"),
         (
             ["--web.listen-address", "localhost"],
             "argument --web.listen-address: 'localhost' is not host:port",
@@ -131,3 +136,37 @@ def test_the_refresh_deadline_formula_as_documented() -> None:
     )
     assert fast.aws_call_deadline == timedelta(seconds=5)
     assert fast.refresh_deadline == timedelta(seconds=32)
+
+
+@pytest.mark.parametrize(
+    "text", ["999999999d", "3651d", "3650d1s", "9" * 30 + "d", "9" * 5000 + "s", "87600h1s"]
+)
+@pytest.mark.parametrize("flag", ["refresh.interval", "aws.read-timeout", "aws.poll-deadline"])
+def test_durations_beyond_ten_years_are_refused_with_a_clear_message(flag: str, text: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        resolved([], {flag: text})
+    message = str(err.value)
+    assert message.startswith(f"flags.{flag}: ")
+    assert "must be at most 3650d (ten years)" in message or "not a duration" in message
+    assert len(message) < 200
+
+
+def test_durations_up_to_ten_years_are_accepted() -> None:
+    assert resolved([], {"refresh.interval": "3650d"}).refresh_interval == timedelta(days=3650)
+    assert resolved([], {"refresh.interval": "87600h"}).refresh_interval == timedelta(days=3650)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/metrics?x", "/metrics?", "/metrics#top", "/my metrics", "/metrics%20", "/caf\u00e9",
+     "/", "//metrics", "/a//metrics", "/a/../metrics", "/./metrics", "/..", "/-/healthy",
+     "/-/ready", "/-/metrics", "metrics", "", "/metrics\n", "/metrics\\x"],
+)  # fmt: skip
+def test_a_telemetry_path_that_no_request_could_reach_is_refused(path: str) -> None:
+    with pytest.raises(ConfigError, match=r"^flags\.web\.telemetry-path: "):
+        resolved([], {"web.telemetry-path": path})
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/aws-iam/metrics", "/metrics/", "/v1.0/a_b~c"])
+def test_ordinary_telemetry_paths_are_accepted(path: str) -> None:
+    assert resolved(["--web.telemetry-path", path]).web_telemetry_path == path

@@ -10,7 +10,8 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from exporter.web import WebAccess, WebConfigError
+from exporter.web import ReloadStatus, WebAccess, WebConfigError
+from exporter.web.hooks import WebHooks
 from tests.support.certs import PKI, make_pki
 
 
@@ -86,14 +87,18 @@ def test_changes_apply_without_restart_and_bad_changes_keep_the_last_good_config
             assert access.authorized("/metrics", basic("prom", "new"))
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1 and "basic_auth_users.prom" in errors[0].getMessage()
-    assert not access.last_reload_ok
+    assert not access.last_reload_successful
 
     path.unlink()
     assert access.authorized("/metrics", basic("prom", "new"))  # a deleted file changes nothing
 
-    write(path, "")  # valid again: auth switched off on purpose
-    assert access.authorized("/metrics", None)
-    assert access.last_reload_ok
+    write(path, "")  # an empty file is no config (a rewrite in progress): the last good stays
+    assert access.authorized("/metrics", basic("prom", "new"))
+    assert not access.authorized("/metrics", None)
+
+    write(path, f"basic_auth_users:\n  prom: '{hashed('newer')}'\n")  # valid again
+    assert access.authorized("/metrics", basic("prom", "newer"))
+    assert access.last_reload_successful
 
 
 def test_certificates_are_reloaded_and_tls_cannot_be_switched_off_live(
@@ -115,7 +120,7 @@ def test_certificates_are_reloaded_and_tls_cannot_be_switched_off_live(
 
     write(path, "basic_auth_users: {}\n")
     assert access.ssl_context() is rotated  # refused: turning TLS off needs a restart
-    assert not access.last_reload_ok
+    assert not access.last_reload_successful
 
 
 def test_a_reload_that_keeps_the_users_keeps_the_verdict_cache(tmp_path: Path) -> None:
@@ -152,4 +157,125 @@ def test_certificates_that_appear_after_a_failed_reload_are_picked_up(
     (pending / "tls.key").write_bytes(other.server_key.read_bytes())
     (pending / "tls.crt").write_bytes(other.server_cert.read_bytes())
     assert access.ssl_context() is not first  # the config file itself did not change
-    assert access.last_reload_ok
+    assert access.last_reload_successful
+
+
+class Clock:
+    """A wall clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+USERS = f"basic_auth_users:\n  prom: '{hashed('pw')}'\n"
+# What a reader can see while the file is rewritten in place, and edits that drop auth.
+WEAKER = ["", "\n", "# basic_auth_users: moved\n", "{}\n", "basic_auth_users:\n",
+          "basic_auth_users: {}\n", "http_server_config:\n  headers:\n    X-Frame-Options: deny\n",
+          "basic_auth_users:\n  prom: '$2b$12$trunc"]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", WEAKER)
+def test_a_reload_that_would_remove_basic_auth_is_refused_logged_and_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, text: str
+) -> None:
+    path = tmp_path / "web.yml"
+    write(path, USERS)
+    wall = Clock()
+    access = WebAccess(path, check_interval=0, wall_clock=wall)
+    assert access.last_reload_successful
+    assert access.last_reload_success_timestamp == wall.now
+    started = wall.now
+
+    wall.now += 60
+    with caplog.at_level(logging.INFO, logger="exporter.web"):
+        write(path, text)
+        for _ in range(3):
+            assert not access.authorized("/metrics", None)
+            assert access.authorized("/metrics", basic("prom", "pw"))
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1, caplog.text
+    assert "web config not reloaded" in errors[0].getMessage()
+    assert "web config reloaded" not in caplog.text
+    assert not access.last_reload_successful
+    assert access.last_reload_success_timestamp == started
+    assert access.reload_failures == 1 and access.reloads == 0
+    status = access.reload_status()
+    assert (status.successful, status.success_timestamp, status.failures) == (False, started, 1)
+
+    wall.now += 60
+    write(path, USERS)  # written back: the same config again is a good reload
+    assert access.authorized("/metrics", basic("prom", "pw"))
+    assert access.last_reload_successful
+    assert access.last_reload_success_timestamp == wall.now
+    assert access.reloads == 1
+
+
+def test_the_refusal_says_what_would_be_removed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "web.yml"
+    write(path, USERS)
+    access = WebAccess(path, check_interval=0)
+    with caplog.at_level(logging.ERROR, logger="exporter.web"):
+        write(path, "basic_auth_users:\n")
+        access.authorized("/metrics", None)
+    assert "basic_auth_users: a reload cannot switch basic auth off" in caplog.text
+    assert "needs a restart" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [("RequireAndVerifyClientCert", "NoClientCert"),
+     ("RequireAndVerifyClientCert", "VerifyClientCertIfGiven"),
+     ("VerifyClientCertIfGiven", "NoClientCert")],
+)  # fmt: skip
+def test_a_reload_that_would_weaken_client_certificates_is_refused(
+    tmp_path: Path, pki: PKI, caplog: pytest.LogCaptureFixture, before: str, after: str
+) -> None:
+    def tls(auth: str) -> str:
+        ca = f"  client_ca_file: {pki.ca_cert}\n" if auth != "NoClientCert" else ""
+        return (f"tls_server_config:\n  cert_file: {pki.server_cert}\n"
+                f"  key_file: {pki.server_key}\n  client_auth_type: {auth}\n{ca}")  # fmt: skip
+
+    path = tmp_path / "web.yml"
+    write(path, tls(before))
+    access = WebAccess(path, check_interval=0)
+    first = access.ssl_context()
+    with caplog.at_level(logging.ERROR, logger="exporter.web"):
+        write(path, tls(after))
+        assert access.ssl_context() is first
+    assert not access.last_reload_successful
+    assert "tls_server_config.client_auth_type" in caplog.text
+
+
+def test_reloads_that_keep_or_add_protection_are_applied(tmp_path: Path) -> None:
+    path = tmp_path / "web.yml"
+    write(path, "{}\n")  # deliberately open at start-up
+    access = WebAccess(path, check_interval=0)
+    assert access.authorized("/metrics", None)
+    write(path, USERS)  # adding basic auth needs no restart
+    assert not access.authorized("/metrics", None)
+    write(path, f"basic_auth_users:\n  prom: '{hashed('pw')}'\n  grafana: '{hashed('g')}'\n")
+    assert access.authorized("/metrics", basic("grafana", "g"))
+    write(path, f"basic_auth_users:\n  grafana: '{hashed('g')}'\n")  # one user fewer, still on
+    assert not access.authorized("/metrics", basic("prom", "pw"))
+    assert access.authorized("/metrics", basic("grafana", "g"))
+    assert access.last_reload_successful and access.reloads == 3
+
+
+def test_without_a_file_the_reload_status_is_good_from_the_start() -> None:
+    wall = Clock()
+    status = WebAccess(None, wall_clock=wall).reload_status()
+    assert (status.successful, status.success_timestamp, status.failures) == (True, wall.now, 0)
+
+
+def test_the_hooks_hand_the_reload_status_to_the_daemon(tmp_path: Path) -> None:
+    path = tmp_path / "web.yml"
+    write(path, USERS)
+    hooks = WebHooks(WebAccess(path, check_interval=0))
+    write(path, "basic_auth_users:\n")
+    status = hooks.reload_status()
+    assert isinstance(status, ReloadStatus) and not status.successful and status.failures == 1

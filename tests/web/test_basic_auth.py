@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
+from collections.abc import Callable
 
 import bcrypt
 import pytest
@@ -70,7 +71,7 @@ def test_unknown_users_still_pay_a_bcrypt_check(monkeypatch: pytest.MonkeyPatch)
     calls: list[bytes] = []
     monkeypatch.setattr(basic_auth.bcrypt, "checkpw", lambda p, h: calls.append(h) or True)
     assert not BasicAuth(USERS).check(header("ghost", "whatever"))
-    assert calls == [basic_auth._DUMMY_HASH]
+    assert len(calls) == 1 and calls[0] not in USERS.values()
 
 
 def test_the_cache_is_bounded() -> None:
@@ -115,3 +116,113 @@ def test_concurrent_first_checks_pay_bcrypt_once(monkeypatch: pytest.MonkeyPatch
         t.join(10)
     assert results == [True] * 20
     assert len(calls) == 1
+
+
+def cost(hashed: bytes) -> int:
+    return int(hashed.split(b"$")[2])
+
+
+@pytest.mark.parametrize("costs", [(4,), (5, 4), (4, 6, 5)])
+def test_the_dummy_hash_of_unknown_users_costs_as_much_as_the_dearest_configured_hash(
+    monkeypatch: pytest.MonkeyPatch, costs: tuple[int, ...]
+) -> None:
+    # Equal cost, not equal wall time, is what the test can assert: bcrypt's time is
+    # 2^cost rounds, and the cost is a field of the hash it is given.
+    users = {f"u{i}": bcrypt.hashpw(b"pw", bcrypt.gensalt(rounds=c)) for i, c in enumerate(costs)}
+    calls: list[bytes] = []
+    real = bcrypt.checkpw
+
+    def recording(password: bytes, hashed: bytes) -> bool:
+        calls.append(hashed)
+        return real(password, hashed)
+
+    monkeypatch.setattr(basic_auth.bcrypt, "checkpw", recording)
+    auth = BasicAuth(users)
+    assert not auth.check(header("ghost", "pw"))
+    assert not auth.check(header("ghost", "u0"))
+    assert [cost(h) for h in calls] == [max(costs)] * 2
+    assert all(h not in users.values() for h in calls)
+
+
+def test_the_dummy_hash_never_matches() -> None:
+    auth = BasicAuth({"u": bcrypt.hashpw(b"pw", bcrypt.gensalt(rounds=4))})
+    assert not auth.check(header("ghost", ""))
+    assert not auth.check(header("ghost", "pw"))
+
+
+class Gate:
+    """A stand-in for bcrypt.checkpw that holds every caller until opened, counting
+    how many are inside at once."""
+
+    def __init__(self) -> None:
+        self.inside = 0
+        self.most = 0
+        self.calls = 0
+        self.lock = threading.Lock()
+        self.open = threading.Event()
+
+    def __call__(self, password: bytes, hashed: bytes) -> bool:
+        with self.lock:
+            self.inside += 1
+            self.calls += 1
+            self.most = max(self.most, self.inside)
+        try:
+            self.open.wait(30)
+            return password == b"s3cret"
+        finally:
+            with self.lock:
+                self.inside -= 1
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def test_concurrent_bcrypt_checks_are_bounded_and_cached_verdicts_never_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    auth = BasicAuth(USERS, slots=threading.BoundedSemaphore(2))
+    assert auth.check(header("prometheus", "s3cret"))  # cached from now on
+    gate = Gate()
+    monkeypatch.setattr(basic_auth.bcrypt, "checkpw", gate)
+    results: list[bool] = []
+    guesses = [threading.Thread(target=lambda i=i: results.append(
+        auth.check(header("prometheus", f"wrong-{i}")))) for i in range(16)]  # fmt: skip
+    for t in guesses:
+        t.start()
+    try:
+        wait_for(lambda: gate.inside >= 2)
+        time.sleep(0.2)  # give the other 14 every chance to get in too
+        assert gate.most == 2
+        # The cached verdict is answered while every bcrypt slot is taken.
+        cached = threading.Thread(target=lambda: results.append(
+            auth.check(header("prometheus", "s3cret"))))  # fmt: skip
+        cached.start()
+        cached.join(5)
+        assert not cached.is_alive() and results == [True]
+    finally:
+        gate.open.set()
+        for t in guesses:
+            t.join(30)
+    assert results.count(False) == 16 and gate.most == 2 and gate.calls == 16
+
+
+def test_a_check_that_waits_too_long_for_a_slot_is_refused_and_not_cached(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    auth = BasicAuth(USERS, slots=threading.BoundedSemaphore(1), queue_timeout=0.1)
+    gate = Gate()
+    monkeypatch.setattr(basic_auth.bcrypt, "checkpw", gate)
+    first = threading.Thread(target=auth.check, args=(header("prometheus", "guess"),))
+    first.start()
+    try:
+        wait_for(lambda: gate.inside == 1)
+        assert not auth.check(header("prometheus", "s3cret"))  # no slot within 0.1 s
+        assert auth.busy_refusals == 1
+    finally:
+        gate.open.set()
+        first.join(30)
+    assert auth.check(header("prometheus", "s3cret"))  # that refusal was not cached

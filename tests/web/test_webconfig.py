@@ -46,7 +46,7 @@ def test_full_config_is_parsed_with_paths_relative_to_the_file(tmp_path: Path) -
     assert config.headers == {"X-Frame-Options": "deny", "Strict-Transport-Security": "x"}
 
 
-@pytest.mark.parametrize("text", ["", "{}", "tls_server_config: {}\n", "basic_auth_users:\n"])
+@pytest.mark.parametrize("text", ["{}", "tls_server_config: {}\n", "basic_auth_users:\n"])
 def test_empty_settings_mean_plain_http_without_auth(tmp_path: Path, text: str) -> None:
     path = tmp_path / "web.yml"
     path.write_text(text)
