@@ -195,8 +195,20 @@ def test_malformed_values_are_reported_not_raised(capsys: pytest.CaptureFixture[
     path = str(REPORTS / "malformed_value.csv")
     doc = audit_json(capsys, "--report-file", path)
     assert doc["problems"] == [
-        {"line": 3, "user": "mallory", "column": "password_last_used", "value": "yesterday"},
-        {"line": 3, "user": "mallory", "column": "mfa_active", "value": "maybe"},
+        {
+            "line": 3,
+            "user": "mallory",
+            "column": "password_last_used",
+            "value": "yesterday",
+            "reason": "unreadable",
+        },
+        {
+            "line": 3,
+            "user": "mallory",
+            "column": "mfa_active",
+            "value": "maybe",
+            "reason": "unreadable",
+        },
     ]
     # The rest of mallory's row was still checked.
     assert [(f["user"], f["check"]) for f in doc["findings"]] == [
