@@ -22,7 +22,7 @@ import gc
 import io
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import partial
 from itertools import repeat
 from operator import attrgetter
@@ -80,6 +80,14 @@ _FLAGS: dict[str, Flag] = {"true": True, "false": False, **_SPECIALS}
 _fromisoformat = datetime.fromisoformat
 
 
+# How much later than ``now`` a report's generation time may be. ``now`` is taken when a
+# refresh or an audit starts, and a report AWS generates for it is dated when AWS is done
+# (within --aws.poll-deadline, 2 minutes by default), by a clock that may drift from
+# ours. An hour later is no longer that: the report (or a clock) is wrong, and its age
+# would hide the report-too-old alert.
+CLOCK_LEEWAY = timedelta(hours=1)
+
+
 class ReportFormatError(ValueError):
     """The report as a whole cannot be read (not CSV, a missing column...)."""
 
@@ -106,11 +114,11 @@ def parse_report(
 ) -> CredentialReport:
     """The report in ``data``, generated at ``generated_time`` (None: unknown).
 
-    Given ``now``, dates are checked against time: a date later than the generation
-    time, or than ``now`` if that is earlier or the generation time is unknown, is a
-    problem (``FUTURE``) and its field unknown; so is a generation time later than
-    ``now`` (line 0). Without ``now`` only the generation time bounds the dates. Both
-    must be timezone-aware."""
+    Dates are checked against time: one later than the generation time is a problem
+    (``FUTURE``) and its field unknown. Given ``now``, so is one later than
+    ``now + CLOCK_LEEWAY``, and a generation time later than that is a problem too
+    (line 0). The next password rotation is never checked: it is a future date.
+    Both times must be timezone-aware."""
     for when in (generated_time, now):
         if when is not None and when.tzinfo is None:
             raise ValueError("generated_time and now must be timezone-aware")
@@ -154,7 +162,8 @@ def _parse(
     else:
         index = _column_index(table[0])
         columns = table[1]
-    limits = [t for t in (generated_time, now) if t is not None]
+    latest = None if now is None else now + CLOCK_LEEWAY
+    limits = [t for t in (generated_time, latest) if t is not None]
     found = _records(columns, index, min(limits) if limits else None)
     records = found.records
     users = columns[index["user"]] if columns else ()
@@ -165,7 +174,7 @@ def _parse(
     # An empty user name is a problem too; looked for in the column, in C.
     if found.bad_times or found.bad_flags or found.late or duplicates or "" in users:
         problems = _problems(_rows(text), index, found, duplicates)
-    if generated_time is not None and now is not None and generated_time > now:
+    if generated_time is not None and latest is not None and generated_time > latest:
         problems.insert(0, ParseProblem(0, "", "generated_time", _iso(generated_time), FUTURE))
     missing = frozenset(c for c in KEY_USE_COLUMNS if c not in index)
     return CredentialReport(

@@ -15,6 +15,7 @@ from exporter.core.records import (
     Special,
 )
 from exporter.core.report import (
+    CLOCK_LEEWAY,
     COLUMNS,
     KEY_USE_COLUMNS,
     TIMESTAMP_COLUMNS,
@@ -303,15 +304,19 @@ def test_a_date_after_the_generation_time_is_a_problem_and_unknown() -> None:
     assert rep.generated_time == GENERATED
 
 
-def test_without_a_generation_time_now_is_the_limit() -> None:
-    rows = [root_row(), later_row(password_last_used=ts(hours=-1), user_creation_time=ts(1))]
+def test_without_a_generation_time_now_is_the_limit_give_or_take_the_leeway() -> None:
+    assert timedelta(hours=1) == CLOCK_LEEWAY
+    rows = [
+        root_row(),
+        later_row(password_last_used=ts(hours=-1.5), user_creation_time=ts(hours=-1)),
+    ]
     rep = parse_report(report(*rows), None, AS_OF)
     assert [(p.column, p.reason) for p in rep.problems] == [("password_last_used", FUTURE)]
-    assert rep.records[1].user_creation_time == AS_OF - timedelta(days=1)
+    assert rep.records[1].user_creation_time == AS_OF + timedelta(hours=1)
 
 
 def test_the_earlier_of_generation_time_and_now_is_the_limit() -> None:
-    rows = [root_row(), later_row(password_last_used=ts(hours=-1))]
+    rows = [root_row(), later_row(password_last_used=ts(hours=-2))]
     rep = parse_report(report(*rows), AS_OF + timedelta(days=1), AS_OF)
     assert [(p.line, p.column, p.reason) for p in rep.problems] == [
         (0, "generated_time", FUTURE),  # a generation time in the future is a problem too
@@ -319,6 +324,14 @@ def test_the_earlier_of_generation_time_and_now_is_the_limit() -> None:
     ]
     assert rep.problems[0].value == "2026-11-25T12:00:00Z"
     assert rep.generated_time == AS_OF + timedelta(days=1)  # kept: its age alerts still fire
+
+
+def test_a_report_generated_while_the_refresh_waited_is_no_problem() -> None:
+    # now is taken before the fetch; AWS dates the report when it is done generating.
+    generated = AS_OF + timedelta(minutes=2)
+    rows = [root_row(), later_row(password_last_used=ts(hours=-1 / 60))]
+    rep = parse_report(report(*rows), generated, AS_OF)
+    assert rep.problems == () and isinstance(rep.records[1].password_last_used, datetime)
 
 
 def test_every_past_column_is_bounded_and_the_next_rotation_is_not() -> None:
