@@ -47,8 +47,8 @@ _arn = attrgetter("arn")
 # Why a check was not evaluated (the values of Evaluation.not_evaluated).
 NO_ROOT_ROW = f"the report has no {ROOT_USER} row"
 NO_KEY_USE = "the report has no access_key_N_last_used_* columns (the pre-2015 format)"
-NO_ROLES = "the account's roles were not fetched"
-NO_ACCOUNT_FACTS = "the account's facts were not fetched"
+NO_ROLES = "the account's roles are not known (not fetched, or a report file)"
+NO_ACCOUNT_FACTS = "the account's facts are not known (not fetched, or a report file)"
 
 NOTHING_SKIPPED: Mapping[str, str] = MappingProxyType({})
 
