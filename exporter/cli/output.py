@@ -28,6 +28,10 @@ FINDING_COLUMNS = ("account_id", "user", "arn", "check", "severity", "key", "mes
 AUDIT_CSV_COLUMNS = (*FINDING_COLUMNS, "kind")
 MAX_PROBLEMS_SHOWN = 20
 CHANGE_COLUMNS = ("account_id", "user", "arn", "change", "key", "detail")
+# The diff's CSV: the change columns, then what the row is (change, problem).
+DIFF_CSV_COLUMNS = (*CHANGE_COLUMNS, "kind")
+# The reason of the problem that diff lists for a report without the root row.
+NO_ROOT_ROW_PROBLEM = "no_root_row"
 
 
 def iso(when: datetime) -> str:
@@ -135,6 +139,8 @@ def _json_audit(
 
 def problem_text(p: ParseProblem) -> str:
     """One problem in words, for the table."""
+    if p.reason == NO_ROOT_ROW_PROBLEM:
+        return f"no {p.value} row: the report is incomplete, users it lacks read as deleted"
     if p.line == 0:
         return f"{p.column} = {p.value!r} is later than the time audited as of"
     where = f"record {p.line}, user {p.user!r}"
@@ -241,16 +247,34 @@ def age_text(seconds: int | None) -> str:
     return f"{sign}{left // 86400}d"
 
 
-def render_changes(fmt: str, changes: Sequence[Change]) -> str:
+def render_changes(
+    fmt: str,
+    changes: Sequence[Change],
+    problems: Sequence[tuple[str, ParseProblem]] = (),
+    account_id: str = "",
+) -> str:
+    """``problems``: (source, problem) of the two reports of account ``account_id``."""
     if fmt == "json":
-        return json.dumps({"changes": [c.as_dict() for c in changes]}, indent=2) + "\n"
+        doc = {
+            "changes": [c.as_dict() for c in changes],
+            "problems": [{**p._asdict(), "source": source} for source, p in problems],
+        }
+        return json.dumps(doc, indent=2) + "\n"
     rows = [[c.account_id, c.user, c.arn, c.change, "" if c.key is None else str(c.key), c.detail]
             for c in changes]  # fmt: skip
     if fmt == "csv":
-        return _csv(rows, CHANGE_COLUMNS)
+        rows = [[*r, "change"] for r in rows] + [
+            [account_id, p.user, "", "", "", f"{source}: {problem_text(p)}", "problem"]
+            for source, p in problems
+        ]
+        return _csv(rows, DIFF_CSV_COLUMNS)
     table_rows = [[r[3], r[0], r[1], r[4], r[5]] for r in rows]
     body = _table(["CHANGE", "ACCOUNT", "USER", "KEY", "DETAIL"], table_rows)
-    return body + f"\n\n{len(changes)} change(s)\n"
+    out = [body, "", f"{len(changes)} change(s)"]
+    if problems:
+        out.append(f"{len(problems)} problem(s) in the reports:")
+        out.extend(f"  {source}: {problem_text(p)}" for source, p in problems)
+    return "\n".join(out) + "\n"
 
 
 def _csv(rows: list[list[str]], columns: Sequence[str]) -> str:
