@@ -339,9 +339,9 @@ def _timestamps(
         bad.update(t for t, v in zip(texts, values, strict=True) if v is Special.INVALID)
     parsed: dict[str, Timestamp] = dict(_SPECIALS)
     parsed.update(zip(texts, values, strict=True))
-    head = values[: len(inside)]
-    if limit is None or not head:
+    if limit is None or not inside:
         return parsed, parsed
+    head = values[: len(inside)]
     try:
         over = max(head) > limit  # type: ignore[type-var,operator]
     except TypeError:  # an unreadable text among them (a Special): look at each
@@ -405,7 +405,7 @@ def _records(
         return map(_AccessKeys(n, times, flags).__getitem__,
                    zip(*(cols[p + f] for f in KEY_FIELDS), strict=True))  # fmt: skip
 
-    found.records.extend(map(_record, zip(
+    records = list(map(_record, zip(
         cols["user"], cols["arn"], ts("user_creation_time"), flag("password_enabled"),
         ts("password_last_used"), ts("password_last_changed"),
         map(rotation.__getitem__, cols["password_next_rotation"]),
@@ -415,7 +415,7 @@ def _records(
                 cols["cert_2_last_rotated"], strict=True)),
         strict=True,
     )))  # fmt: skip
-    return found
+    return found._replace(records=records)
 
 
 class _AccessKeys(dict[tuple[str, ...], AccessKey]):
