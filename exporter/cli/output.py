@@ -50,9 +50,7 @@ def render_audit(
     result = merge(*(a.evaluation for a in audits))
     findings = sorted(result.findings, key=Finding.sort_key)
     accounts = account_summaries(as_of, audits, failed, order)
-    problems = [
-        (a.label, a.account_id, p) for a in audits for p in a.evaluation.problems
-    ]  # fmt: skip
+    problems = [(a.label, a.account_id, p) for a in audits for p in a.evaluation.problems]
     if fmt == "json":
         return _json_audit(as_of, findings, result, failed, accounts, problems)
     if fmt == "csv":
@@ -142,10 +140,10 @@ def problem_text(p: ParseProblem) -> str:
     if p.reason == NO_ROOT_ROW_PROBLEM:
         return f"no {p.value} row: the report is incomplete, users it lacks read as deleted"
     if p.line == 0:
-        return f"{p.column} = {p.value!r} is later than the time audited as of"
+        return f"{p.column} = {p.value!r} is over an hour after the audit's time (now or --as-of)"
     where = f"record {p.line}, user {p.user!r}"
     if p.reason == DUPLICATE_USER:
-        return f"{where}: listed again; only the user's first row is audited"
+        return f"{where}: listed again; only the user's first row counts"
     if p.reason == FUTURE:
         return f"{where}: {p.column} = {p.value!r} is later than the report itself (unknown)"
     return f"{where}: {p.column} = {p.value!r} is unreadable (unknown)"

@@ -217,7 +217,8 @@ def test_a_report_dated_after_the_audit_is_a_problem(
     assert doc["accounts"][0]["report_age_seconds"] == -2 * 86400
     main(["audit", "--as-of", AS_OF_TEXT, "--format", "table", "--report-file", path])
     table = capsys.readouterr().out
-    assert "generated_time = '2026-11-26T12:00:00Z' is later than the time audited as of" in table
+    late = "generated_time = '2026-11-26T12:00:00Z' is over an hour after the audit's time"
+    assert f"{late} (now or --as-of)" in table
     assert " -2d " in table
 
 
@@ -233,7 +234,7 @@ def test_a_user_listed_twice_is_a_problem_in_every_format(
     ]
     assert doc["accounts"][0]["users"] == 19  # 20 rows of users, christopher once
     main(["audit", "--as-of", AS_OF_TEXT, "--format", "table", "--report-file", path])
-    assert "record 10, user 'christopher': listed again; only the user's first row is audited" in (
+    assert "record 10, user 'christopher': listed again; only the user's first row counts" in (
         capsys.readouterr().out
     )
 
