@@ -7,11 +7,12 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
+from exporter.cli.audit_accounts import INCOMPLETE, AccountAudit
 from exporter.cli.common import add_format_flag, output_format, parse_instant
 from exporter.cli.output import render_audit
 from exporter.config import Config, load_config
-from exporter.core.evaluate import Evaluation, merge
 from exporter.core.findings import SEVERITIES, at_or_above
+from exporter.core.records import ROOT_USER
 from exporter.sources.base import FileReportSource, ReportSource, SourceError
 
 
@@ -22,14 +23,16 @@ def add_parser(sub: Any) -> None:
         description="Audit the IAM credential report once. Reads --report-file(s), or the "
         "live account(s) through the AWS SDK's usual credentials (see 'accounts' in the "
         "config). Exit codes: 0 no finding at or above --fail-on, 1 some finding at or above "
-        "it, 2 error (a --report-file that cannot be read, or no account could be audited; "
+        "it, 2 error (a --report-file that cannot be read, a report without the "
+        f"{ROOT_USER} row, two reports of one account, or no account could be audited; "
         "accounts that fail are listed on stderr).",
     )
     p.add_argument(
         "--report-file",
         action="append",
         metavar="PATH",
-        help="read a saved credential report ('-' for standard input); repeatable",
+        help="read a saved credential report ('-' for standard input); repeatable. Its "
+        "generation time is the file's modification time (unknown for standard input)",
     )
     p.add_argument("--config", metavar="FILE", help="YAML configuration file")
     p.add_argument(
@@ -45,6 +48,12 @@ def add_parser(sub: Any) -> None:
         metavar="SEVERITY",
         help="exit 1 when a finding is at or above SEVERITY (critical, high, medium, low)",
     )
+    p.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help=f"audit a report that has no {ROOT_USER} row (truncated, hand-made or from a "
+        "fake) instead of refusing it; its root checks are listed as not evaluated",
+    )
     p.set_defaults(run=run)
 
 
@@ -52,25 +61,45 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     now: datetime = (args.as_of or datetime.now(timezone.utc)).astimezone(timezone.utc)
     sources = audit_sources(args.report_file, config)
-    results, failed = audit_all(sources, config, now)
+    results, failed = audit_all(sources, config, now, args.allow_incomplete)
     if not results:
         if len(failed) == 1:  # one source: one line, that names it
             f = failed[0]
-            where = "" if f["account"] in f["message"] else f"{f['account']}: "
+            named = f["account"] != "-" and f["account"] in f["message"]
+            where = "" if named else f"{f['account']}: "
             raise SourceError(f["reason"], where + f["message"])
         for f in failed:
             print(f"{f['account']}: {f['reason']}: {f['message']}", file=sys.stderr)
         raise SourceError("error", "no account could be audited")
-    merged = merge(*results)
-    sys.stdout.write(render_audit(output_format(args.format), now, merged, failed))
+    refuse_one_account_twice(results)
+    order = [label for label, _ in sources]
+    sys.stdout.write(render_audit(output_format(args.format), now, results, failed, order))
     for f in failed:
         print(f"could not audit {f['account']} ({f['reason']}): {f['message']}", file=sys.stderr)
     if failed and args.report_file:
         return 2  # a named file that cannot be read is an error, whatever the others found
+    if any(f["reason"] == INCOMPLETE for f in failed):
+        return 2  # never a fault of the moment: the report itself cannot be trusted
     # Accounts: the failed ones are listed above; exit 2 only if none was audited.
-    if args.fail_on and any(at_or_above(f.severity, args.fail_on) for f in merged.findings):
+    findings = (f for a in results for f in a.evaluation.findings)
+    if args.fail_on and any(at_or_above(f.severity, args.fail_on) for f in findings):
         return 1
     return 0
+
+
+def refuse_one_account_twice(results: list[AccountAudit]) -> None:
+    """Two reports of one account would count its findings twice, and say nothing of
+    which report is right: refuse, naming both."""
+    seen: dict[str, str] = {}
+    for a in results:
+        if a.account_id is None:
+            continue
+        if a.account_id in seen:
+            raise ValueError(
+                f"{seen[a.account_id]} and {a.label} are both reports of account "
+                f"{a.account_id}: audit one report per account"
+            )
+        seen[a.account_id] = a.label
 
 
 def audit_sources(paths: list[str] | None, config: Config) -> list[tuple[str, ReportSource]]:
@@ -84,9 +113,12 @@ def audit_sources(paths: list[str] | None, config: Config) -> list[tuple[str, Re
 
 
 def audit_all(
-    sources: list[tuple[str, ReportSource]], config: Config, now: datetime
-) -> tuple[list[Evaluation], list[dict[str, str]]]:
+    sources: list[tuple[str, ReportSource]],
+    config: Config,
+    now: datetime,
+    allow_incomplete: bool = False,
+) -> tuple[list[AccountAudit], list[dict[str, str]]]:
     # In parallel, with a progress bar on a TTY; role and account checks included.
     from exporter.cli.audit_accounts import audit_accounts
 
-    return audit_accounts(sources, config, now)
+    return audit_accounts(sources, config, now, allow_incomplete=allow_incomplete)

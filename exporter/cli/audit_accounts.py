@@ -3,6 +3,8 @@
 A failing account does not stop the others; it is returned in ``failed`` with its
 reason. A part that fails on its own (e.g. roles denied while the report is
 readable) is a warning on stderr, and the rest of that account is still audited.
+A report without the root row fails (reason ``incomplete_report``) unless
+``allow_incomplete``; then it is audited without the root checks.
 """
 
 from __future__ import annotations
@@ -11,14 +13,28 @@ import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 from exporter.cli.progress import Progress
 from exporter.config import Config
-from exporter.core.analyse import analyse
-from exporter.core.evaluate import Evaluation, evaluate_details, merge
-from exporter.core.report import ReportFormatError
+from exporter.core.analyse import read_report
+from exporter.core.evaluate import Evaluation, evaluate, evaluate_details, merge
+from exporter.core.records import CredentialReport
+from exporter.core.report import IncompleteReportError, ReportFormatError, require_complete
 from exporter.sources.base import AccountDetailsSource, ReportSource, SourceError, failure_reason
+
+# The ``reason`` of an account refused because its report has no root row.
+INCOMPLETE = "incomplete_report"
+ALLOW_HINT = " (--allow-incomplete audits it without the root checks)"
+
+
+class AccountAudit(NamedTuple):
+    """One audited account: where its report came from, the report, what was found."""
+
+    label: str  # the --report-file path, or the account's name
+    account_id: str | None  # from the report's ARNs, or the account's own
+    report: CredentialReport
+    evaluation: Evaluation
 
 
 def audit_accounts(
@@ -26,20 +42,28 @@ def audit_accounts(
     config: Config,
     now: datetime,
     stderr: TextIO | None = None,
-) -> tuple[list[Evaluation], list[dict[str, str]]]:
+    allow_incomplete: bool = False,
+) -> tuple[list[AccountAudit], list[dict[str, str]]]:
+    """The audited accounts and the failed ones, each in the order of ``sources``."""
     stderr = stderr or sys.stderr
     progress = Progress(len(sources), stderr)
 
-    def one(item: tuple[str, ReportSource]) -> tuple[Evaluation | None, dict[str, str], list[str]]:
+    def one(
+        item: tuple[str, ReportSource],
+    ) -> tuple[AccountAudit | None, dict[str, str], list[str]]:
         label, source = item
         try:
-            evaluation, warnings = audit_one(label, source, config, now)
+            audited, warnings = audit_one(label, source, config, now, allow_incomplete)
+        except IncompleteReportError as err:
+            progress.advance(ok=False)
+            failure = {"account": label, "reason": INCOMPLETE, "message": str(err) + ALLOW_HINT}
+            return None, failure, []
         except (SourceError, ReportFormatError) as err:
             progress.advance(ok=False)
             failure = {"account": label, "reason": failure_reason(err), "message": str(err)}
             return None, failure, []
         progress.advance()
-        return evaluation, {}, warnings
+        return audited, {}, warnings
 
     workers = max(1, min(config.settings.refresh_workers, len(sources) or 1))
     with ThreadPoolExecutor(workers, thread_name_prefix="audit") as pool:
@@ -54,16 +78,21 @@ def audit_accounts(
 
 
 def audit_one(
-    label: str, source: ReportSource, config: Config, now: datetime
-) -> tuple[Evaluation, list[str]]:
-    analysis = analyse(source.fetch(), config, now)
+    label: str, source: ReportSource, config: Config, now: datetime, allow_incomplete: bool = False
+) -> tuple[AccountAudit, list[str]]:
+    report = read_report(source.fetch(), now)
+    if not allow_incomplete:
+        require_complete(report)
+    evaluation = evaluate(report, config, now)
     if not isinstance(source, AccountDetailsSource):
-        return analysis.evaluation, []
+        # A report file has no roles nor account facts: those checks are not evaluated.
+        extra = evaluate_details(report.account_id or "", None, None, config, now)
+        return AccountAudit(label, report.account_id, report, merge(evaluation, extra)), []
     details = source.fetch_details()
     warnings = [
         f"{label}: {part} checks skipped ({reason}): {message}"
         for part, reason, message in details.errors
     ]
-    account_id = details.account_id or analysis.report.account_id or ""
-    extra = evaluate_details(account_id, details.roles, details.facts, config, now)
-    return merge(analysis.evaluation, extra), warnings
+    account_id = details.account_id or report.account_id
+    extra = evaluate_details(account_id or "", details.roles, details.facts, config, now)
+    return AccountAudit(label, account_id, report, merge(evaluation, extra)), warnings

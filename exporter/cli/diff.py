@@ -7,10 +7,15 @@ import sys
 from typing import Any
 
 from exporter.cli.common import add_format_flag, output_format
-from exporter.cli.output import render_changes
+from exporter.cli.output import NO_ROOT_ROW_PROBLEM, render_changes
 from exporter.core.diff import diff_reports
-from exporter.core.records import CredentialReport
-from exporter.core.report import ReportFormatError, parse_report
+from exporter.core.records import ROOT_USER, CredentialReport, ParseProblem
+from exporter.core.report import (
+    IncompleteReportError,
+    ReportFormatError,
+    parse_report,
+    require_complete,
+)
 from exporter.sources.base import FileReportSource
 
 
@@ -19,31 +24,54 @@ def add_parser(sub: Any) -> None:
         "diff",
         help="list what changed between two saved credential reports",
         description="Compare two credential reports of the same account and list the "
-        "changes per user: users created or deleted, MFA, console passwords, access keys. "
+        "changes per user: users created or deleted, MFA, console passwords, access keys "
+        "(a key is known by its creation date, whatever its slot). Problems of either "
+        "report (a user listed twice, unreadable values) are listed with the changes. "
         "Exit codes: 0 done (changes or not), 2 error.",
     )
     p.add_argument("old", metavar="OLD", help="the earlier report file ('-' for stdin)")
     p.add_argument("new", metavar="NEW", help="the later report file ('-' for stdin)")
     add_format_flag(p)
+    p.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help=f"compare a report that has no {ROOT_USER} row (truncated, hand-made or from a "
+        "fake) instead of refusing it; the users it lacks read as deleted",
+    )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.old == "-" and args.new == "-":
         raise ValueError("only one of OLD and NEW can be standard input")
-    old, new = _load(args.old), _load(args.new)
+    old, new = _load(args.old, args.allow_incomplete), _load(args.new, args.allow_incomplete)
     if old.account_id and new.account_id and old.account_id != new.account_id:
         raise ValueError(
             f"{args.old} is account {old.account_id} but {args.new} is account "
             f"{new.account_id}: diff compares two reports of the same account"
         )
-    sys.stdout.write(render_changes(output_format(args.format), diff_reports(old, new)))
+    problems = [(path, p) for path, rep in ((args.old, old), (args.new, new))
+                for p in _problems(rep)]  # fmt: skip
+    changes = diff_reports(old, new)
+    account = new.account_id or old.account_id or ""
+    sys.stdout.write(render_changes(output_format(args.format), changes, problems, account))
     return 0
 
 
-def _load(path: str) -> CredentialReport:
+def _load(path: str, allow_incomplete: bool) -> CredentialReport:
     content = FileReportSource(path).fetch().content
     try:
-        return parse_report(content)
+        report = parse_report(content)
+        return report if allow_incomplete else require_complete(report)
+    except IncompleteReportError as err:
+        hint = "--allow-incomplete compares it anyway"
+        raise IncompleteReportError(f"{path}: {err} ({hint})") from None
     except ReportFormatError as err:
         raise ReportFormatError(f"{path}: {err}") from None
+
+
+def _problems(report: CredentialReport) -> list[ParseProblem]:
+    missing = (
+        [] if report.complete else [ParseProblem(0, "", "user", ROOT_USER, NO_ROOT_ROW_PROBLEM)]
+    )
+    return missing + list(report.problems)

@@ -1,40 +1,123 @@
-"""Render findings and changes as a table, JSON or CSV for the command line."""
+"""Render findings and changes as a table, JSON or CSV for the command line.
+
+``audit`` also says what it audited: per account, the source, the users, the
+report's age, whether it was complete, the checks not evaluated and the result
+(``clean``, ``findings`` or ``failed``), and the problems of each report.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from collections import Counter
-from collections.abc import Sequence
-from datetime import datetime
+import math
+from collections import Counter, defaultdict, deque
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
+from exporter.cli.audit_accounts import AccountAudit
 from exporter.core.diff import Change
-from exporter.core.evaluate import Evaluation
+from exporter.core.evaluate import Evaluation, merge
 from exporter.core.findings import SEVERITIES, Finding
+from exporter.core.records import DUPLICATE_USER, FUTURE, ParseProblem
 
 FORMATS = ("table", "json", "csv")
 FINDING_COLUMNS = ("account_id", "user", "arn", "check", "severity", "key", "message", "facts")
+# The audit's CSV: the finding columns, then what the row is (finding, problem, account).
+AUDIT_CSV_COLUMNS = (*FINDING_COLUMNS, "kind")
 MAX_PROBLEMS_SHOWN = 20
 CHANGE_COLUMNS = ("account_id", "user", "arn", "change", "key", "detail")
+# The diff's CSV: the change columns, then what the row is (change, problem).
+DIFF_CSV_COLUMNS = (*CHANGE_COLUMNS, "kind")
+# The reason of the problem that diff lists for a report without the root row.
+NO_ROOT_ROW_PROBLEM = "no_root_row"
 
 
 def iso(when: datetime) -> str:
     return when.isoformat().replace("+00:00", "Z")
 
 
-def render_audit(fmt: str, as_of: datetime, result: Evaluation, failed: Sequence[Any] = ()) -> str:
+def render_audit(
+    fmt: str,
+    as_of: datetime,
+    audits: Sequence[AccountAudit],
+    failed: Sequence[Mapping[str, str]] = (),
+    order: Sequence[str] = (),
+) -> str:
+    """``order``: the sources' labels as given, for the account list (default: the
+    audited accounts, then the failed ones)."""
+    result = merge(*(a.evaluation for a in audits))
     findings = sorted(result.findings, key=Finding.sort_key)
+    accounts = account_summaries(as_of, audits, failed, order)
+    problems = [(a.label, a.account_id, p) for a in audits for p in a.evaluation.problems]
     if fmt == "json":
-        return _json_audit(as_of, findings, result, failed)
+        return _json_audit(as_of, findings, result, failed, accounts, problems)
     if fmt == "csv":
-        return _csv([_finding_row(f) for f in findings], FINDING_COLUMNS)
-    return _table_audit(as_of, findings, result)
+        return _csv_audit(findings, accounts, problems)
+    return _table_audit(as_of, findings, result, accounts, problems)
+
+
+Located = tuple[str, "str | None", ParseProblem]  # (source, account id, problem)
+
+
+def account_summaries(
+    as_of: datetime,
+    audits: Sequence[AccountAudit],
+    failed: Sequence[Mapping[str, str]],
+    order: Sequence[str] = (),
+) -> list[dict[str, Any]]:
+    """One entry per source, audited or failed, in ``order``: nothing audited is left
+    out, so a clean account, an empty one and a failed one read differently."""
+    pending: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
+    for a in audits:
+        pending[a.label].append(_audited(as_of, a))
+    for f in failed:
+        pending[f["account"]].append(_failed(f))
+    entries = [pending[label].popleft() for label in order if pending.get(label)]
+    return entries + [e for queue in pending.values() for e in queue]
+
+
+def _audited(as_of: datetime, a: AccountAudit) -> dict[str, Any]:
+    report, ev = a.report, a.evaluation
+    generated = report.generated_time
+    return {
+        "source": a.label,
+        "account_id": a.account_id,
+        "result": "findings" if ev.findings else "clean",
+        "users": len(report.users),
+        "generated_time": None if generated is None else iso(generated),
+        "report_age_seconds": None if generated is None else _seconds(as_of - generated),
+        "complete": report.complete,
+        "missing_columns": sorted(report.missing_columns),
+        "not_evaluated": dict(ev.not_evaluated),
+        "findings": len(ev.findings),
+        "exempted": len(ev.exempted),
+        "problems": len(ev.problems),
+        "reason": None,
+    }
+
+
+def _failed(f: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "source": f["account"], "account_id": None, "result": "failed", "users": None,
+        "generated_time": None, "report_age_seconds": None, "complete": None,
+        "missing_columns": [], "not_evaluated": {}, "findings": None, "exempted": None,
+        "problems": None, "reason": f["reason"],
+    }  # fmt: skip
+
+
+def _seconds(delta: timedelta) -> int:
+    return math.floor(delta.total_seconds())
 
 
 def _json_audit(
-    as_of: datetime, findings: list[Finding], result: Evaluation, failed: Sequence[Any]
+    as_of: datetime,
+    findings: list[Finding],
+    result: Evaluation,
+    failed: Sequence[Mapping[str, str]],
+    accounts: list[dict[str, Any]],
+    problems: list[Located],
 ) -> str:
     doc = {
         "as_of": iso(as_of),
@@ -42,10 +125,42 @@ def _json_audit(
         "summary": severity_counts(findings),
         "exempted": [f.as_dict() for f in sorted(result.exempted, key=Finding.sort_key)],
         "expired_exemptions": [e.as_dict() for e in result.expired_exemptions],
-        "problems": [p._asdict() for p in result.problems],
+        "problems": [
+            {**p._asdict(), "source": source, "account_id": account}
+            for source, account, p in problems
+        ],
         "failed_accounts": [dict(f) for f in failed],
+        "accounts": accounts,
     }
     return json.dumps(doc, indent=2, sort_keys=False) + "\n"
+
+
+def problem_text(p: ParseProblem) -> str:
+    """One problem in words, for the table."""
+    if p.reason == NO_ROOT_ROW_PROBLEM:
+        return f"no {p.value} row: the report is incomplete, users it lacks read as deleted"
+    if p.line == 0:
+        return f"{p.column} = {p.value!r} is over an hour after the audit's time (now or --as-of)"
+    where = f"record {p.line}, user {p.user!r}"
+    if p.reason == DUPLICATE_USER:
+        return f"{where}: listed again; only the user's first row counts"
+    if p.reason == FUTURE:
+        return f"{where}: {p.column} = {p.value!r} is later than the report itself (unknown)"
+    return f"{where}: {p.column} = {p.value!r} is unreadable (unknown)"
+
+
+def _csv_audit(
+    findings: list[Finding], accounts: list[dict[str, Any]], problems: list[Located]
+) -> str:
+    rows = [[*_finding_row(f), "finding"] for f in findings]
+    for source, account, p in problems:
+        facts = json.dumps({**p._asdict(), "source": source}, sort_keys=True)
+        rows.append([account or "", p.user, "", "", "", "", problem_text(p), facts, "problem"])
+    for entry in accounts:
+        facts = json.dumps(entry, sort_keys=True)
+        rows.append([entry["account_id"] or "", "", "", "", "", "", _result_text(entry), facts,
+                     "account"])  # fmt: skip
+    return _csv(rows, AUDIT_CSV_COLUMNS)
 
 
 def severity_counts(findings: Sequence[Finding]) -> dict[str, int]:
@@ -59,7 +174,13 @@ def _finding_row(f: Finding) -> list[str]:
     return [f.account_id, f.user, f.arn, f.check, f.severity, key, f.message, facts]
 
 
-def _table_audit(as_of: datetime, findings: list[Finding], result: Evaluation) -> str:
+def _table_audit(
+    as_of: datetime,
+    findings: list[Finding],
+    result: Evaluation,
+    accounts: list[dict[str, Any]],
+    problems: list[Located],
+) -> str:
     rows = [
         [f.severity.upper(), f.account_id, f.user, f.check, "" if f.key is None else str(f.key),
          f.message]
@@ -74,28 +195,84 @@ def _table_audit(as_of: datetime, findings: list[Finding], result: Evaluation) -
         out.append(f"{len(result.exempted)} finding(s) exempted by the exemption list")
     for e in result.expired_exemptions:
         out.append(f"expired exemption no longer applies: {e.describe()}")
-    if result.problems:
-        out.append(f"{len(result.problems)} unreadable value(s) in the report (fields unknown):")
+    if problems:
+        out.append(f"{len(problems)} problem(s) in the report(s):")
         out.extend(
-            f"  record {p.line}, user {p.user!r}: {p.column} = {p.value!r}"
-            for p in result.problems[:MAX_PROBLEMS_SHOWN]
+            f"  {source}: {problem_text(p)}" for source, _, p in problems[:MAX_PROBLEMS_SHOWN]
         )
-        if len(result.problems) > MAX_PROBLEMS_SHOWN:
-            more = len(result.problems) - MAX_PROBLEMS_SHOWN
+        if len(problems) > MAX_PROBLEMS_SHOWN:
+            more = len(problems) - MAX_PROBLEMS_SHOWN
             out.append(f"  ... and {more} more (see --format json)")
+    out += ["", f"Audited {len(accounts)} report(s):"]
+    header = ["SOURCE", "ACCOUNT", "USERS", "REPORT AGE", "COMPLETE", "RESULT"]
+    out.append(_table(header, [_account_cells(e) for e in accounts]))
+    for entry in accounts:
+        reasons: dict[str, list[str]] = defaultdict(list)
+        for cid, why in entry["not_evaluated"].items():
+            reasons[why].append(cid)
+        out.extend(
+            f"  {entry['source']}: not evaluated, {why}: {', '.join(ids)}"
+            for why, ids in reasons.items()
+        )
     return "\n".join(out) + "\n"
 
 
-def render_changes(fmt: str, changes: Sequence[Change]) -> str:
+def _account_cells(e: Mapping[str, Any]) -> list[str]:
+    if e["result"] == "failed":
+        return [e["source"], "-", "-", "-", "-", _result_text(e)]
+    complete = "yes" if e["complete"] else "no (no <root_account> row)"
+    return [e["source"], e["account_id"] or "-", str(e["users"]),
+            age_text(e["report_age_seconds"]), complete, _result_text(e)]  # fmt: skip
+
+
+def _result_text(e: Mapping[str, Any]) -> str:
+    if e["result"] == "failed":
+        return f"failed ({e['reason']})"
+    if e["result"] == "clean":
+        return "clean"
+    return f"{e['findings']} finding(s)"
+
+
+def age_text(seconds: int | None) -> str:
+    """A report's age, roughly: minutes, hours below two days, then days."""
+    if seconds is None:
+        return "unknown"
+    sign, left = ("-", -seconds) if seconds < 0 else ("", seconds)
+    if left < 3600:
+        return f"{sign}{left // 60}m"
+    if left < 2 * 86400:
+        return f"{sign}{left // 3600}h"
+    return f"{sign}{left // 86400}d"
+
+
+def render_changes(
+    fmt: str,
+    changes: Sequence[Change],
+    problems: Sequence[tuple[str, ParseProblem]] = (),
+    account_id: str = "",
+) -> str:
+    """``problems``: (source, problem) of the two reports of account ``account_id``."""
     if fmt == "json":
-        return json.dumps({"changes": [c.as_dict() for c in changes]}, indent=2) + "\n"
+        doc = {
+            "changes": [c.as_dict() for c in changes],
+            "problems": [{**p._asdict(), "source": source} for source, p in problems],
+        }
+        return json.dumps(doc, indent=2) + "\n"
     rows = [[c.account_id, c.user, c.arn, c.change, "" if c.key is None else str(c.key), c.detail]
             for c in changes]  # fmt: skip
     if fmt == "csv":
-        return _csv(rows, CHANGE_COLUMNS)
+        rows = [[*r, "change"] for r in rows] + [
+            [account_id, p.user, "", "", "", f"{source}: {problem_text(p)}", "problem"]
+            for source, p in problems
+        ]
+        return _csv(rows, DIFF_CSV_COLUMNS)
     table_rows = [[r[3], r[0], r[1], r[4], r[5]] for r in rows]
     body = _table(["CHANGE", "ACCOUNT", "USER", "KEY", "DETAIL"], table_rows)
-    return body + f"\n\n{len(changes)} change(s)\n"
+    out = [body, "", f"{len(changes)} change(s)"]
+    if problems:
+        out.append(f"{len(problems)} problem(s) in the reports:")
+        out.extend(f"  {source}: {problem_text(p)}" for source, p in problems)
+    return "\n".join(out) + "\n"
 
 
 def _csv(rows: list[list[str]], columns: Sequence[str]) -> str:

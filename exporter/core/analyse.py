@@ -17,6 +17,15 @@ class Analysis(NamedTuple):
 
 
 def analyse(fetched: FetchedReport, policy: Policy, now: datetime) -> Analysis:
-    """Raises ``ReportFormatError`` when the bytes are not a credential report."""
-    report = parse_report(fetched.content).with_generated_time(fetched.generated_time)
+    """Raises ``ReportFormatError`` when the bytes are not a credential report.
+
+    Dates later than the report's generation time (or than ``now``) are problems and
+    unknown, as ``parse_report`` says. An incomplete report (no root row) is analysed
+    without the root checks: see ``require_complete`` to refuse it instead."""
+    report = read_report(fetched, now)
     return Analysis(report, evaluate(report, policy, now))
+
+
+def read_report(fetched: FetchedReport, now: datetime) -> CredentialReport:
+    """The parsed report, its dates checked against its generation time and ``now``."""
+    return parse_report(fetched.content, fetched.generated_time, now)

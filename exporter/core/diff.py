@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from exporter.core.records import AccessKey, CredentialRecord, CredentialReport
+from exporter.core.records import ROOT_USER, AccessKey, CredentialRecord, CredentialReport, Special
 
 CHANGE_KINDS: tuple[str, ...] = (
     "user_created",
@@ -36,15 +36,20 @@ class Change(NamedTuple):
 def diff_reports(old: CredentialReport, new: CredentialReport) -> list[Change]:
     """The changes from ``old`` to ``new``, user by user in name order.
 
-    Users are matched by name, as in the seed's script. A user deleted and
-    created again under the same name (a different creation time) is reported
-    as deleted and created, not as a change of credentials."""
+    Users are matched by name, as in the seed's script (a report lists each once:
+    the parser keeps a repeated user's first row). A user deleted and created again
+    under the same name (a different creation time) is reported as deleted and
+    created, not as a change of credentials. The root user is never created nor
+    deleted: when a report lacks its row, the report is incomplete, and nothing
+    is said about root."""
     account = new.account_id or old.account_id or ""
     before = {r.user: r for r in old.records}
     after = {r.user: r for r in new.records}
     changes: list[Change] = []
     for user in sorted(before.keys() | after.keys()):
         o, n = before.get(user), after.get(user)
+        if user == ROOT_USER and (o is None or n is None):
+            continue
         if o is not None and (n is None or _recreated(o, n)):
             changes.append(Change(account, user, o.arn, "user_deleted", None, "user removed"))
         if n is not None and (o is None or _recreated(o, n)):
@@ -76,10 +81,8 @@ def _user_changes(account: str, old: CredentialRecord, new: CredentialRecord) ->
         add("password_disabled", None, "console password removed")
     elif old.password_enabled is False and new.password_enabled is True:
         add("password_enabled", None, "console password set")
-    for ok, nk in zip(old.access_keys, new.access_keys, strict=True):
-        kind = _key_change(ok, nk)
-        if kind:
-            add(kind, nk.number, _KEY_DETAIL[kind].format(n=nk.number))
+    for kind, number in _key_changes(old, new):
+        add(kind, number, _KEY_DETAIL[kind].format(n=number))
     return out
 
 
@@ -91,9 +94,54 @@ _KEY_DETAIL = {
 }
 
 
+def _key_changes(old: CredentialRecord, new: CredentialRecord) -> list[tuple[str, int]]:
+    """(kind, key number) of each change of the user's access keys, in key order.
+
+    A key is identified by its creation time (``last_rotated``), not by its slot:
+    when key 1 goes, AWS may move key 2 into slot 1, and a key created next takes
+    the free slot. So a key is created when its creation time is new, and deleted
+    when its creation time is gone, except that a key gone from the slot a new key
+    took is a rotation: one ``access_key_created``. Where the times cannot tell keys
+    apart (unreadable, an active key without one, both keys created in the same
+    second), keys are matched slot by slot."""
+    if not (_identified(old) and _identified(new)):
+        pairs = zip(old.access_keys, new.access_keys, strict=True)
+        return [(kind, nk.number) for ok, nk in pairs if (kind := _key_change(ok, nk))]
+    before = {k.last_rotated: k for k in old.access_keys if _exists(k)}
+    after = {k.last_rotated for k in new.access_keys if _exists(k)}
+    changes: list[tuple[str, int]] = []
+    for key in new.access_keys:
+        if not _exists(key):
+            continue
+        was = before.get(key.last_rotated)
+        if was is None:
+            if key.active is True:
+                changes.append(("access_key_created", key.number))
+        elif was.active is False and key.active is True:
+            changes.append(("access_key_activated", key.number))
+        elif was.active is True and key.active is False:
+            changes.append(("access_key_deactivated", key.number))
+    created = {n for kind, n in changes if kind == "access_key_created"}
+    changes += [
+        ("access_key_deleted", key.number)
+        for key in old.access_keys
+        if _exists(key) and key.last_rotated not in after and key.number not in created
+    ]
+    return sorted(changes, key=lambda change: change[1])
+
+
+def _identified(record: CredentialRecord) -> bool:
+    """Whether the creation times tell the user's keys apart: each key has one, or is
+    no key at all (inactive, N/A), and no two keys share one."""
+    k1, k2 = record.access_keys
+    no_key = (False, Special.NOT_APPLICABLE)
+    if any(not _exists(k) and (k.active, k.last_rotated) != no_key for k in (k1, k2)):
+        return False
+    return not (_exists(k1) and k1.last_rotated == k2.last_rotated)
+
+
 def _key_change(old: AccessKey, new: AccessKey) -> str | None:
-    """A key is identified by its creation time (``last_rotated``): a new time
-    in the same slot is a new key, i.e. a rotation."""
+    """Slot by slot: a new creation time in the same slot is a new key, i.e. a rotation."""
     if new.active is True:
         if old.active is True and (old.last_rotated == new.last_rotated or not _exists(new)):
             return None  # the same key (or its creation date is unreadable)

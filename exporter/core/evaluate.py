@@ -8,6 +8,11 @@ has no user and is named in the facts, the account's facts belong to root.
 ``evaluate`` runs the checks on the credential report (scopes root, user, any);
 ``evaluate_details`` those on roles and account facts (scopes role, account), which
 come from other IAM APIs and may be missing when the report is not.
+
+A check whose input is missing is not evaluated: it has no finding, and
+``Evaluation.not_evaluated`` names it with the reason, so that nobody reads its
+silence as clean (a report without the root row, one in the pre-2015 format
+without key use dates, roles or account facts that were not fetched).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from datetime import datetime, timezone
 from functools import partial
 from itertools import repeat
 from operator import attrgetter
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from exporter.core.checks import CHECKS, Hit, Thresholds
@@ -38,6 +44,14 @@ _finding = partial(tuple.__new__, Finding)
 _user = attrgetter("user")
 _arn = attrgetter("arn")
 
+# Why a check was not evaluated (the values of Evaluation.not_evaluated).
+NO_ROOT_ROW = f"the report has no {ROOT_USER} row"
+NO_KEY_USE = "the report has no access_key_N_last_used_* columns (the pre-2015 format)"
+NO_ROLES = "the account's roles are not known (not fetched, or a report file)"
+NO_ACCOUNT_FACTS = "the account's facts are not known (not fetched, or a report file)"
+
+NOTHING_SKIPPED: Mapping[str, str] = MappingProxyType({})
+
 
 class Evaluation(NamedTuple):
     findings: tuple[Finding, ...]
@@ -46,6 +60,9 @@ class Evaluation(NamedTuple):
     # Exemptions past their ``expires`` date: they no longer apply.
     expired_exemptions: tuple[Exemption, ...]
     problems: tuple[ParseProblem, ...]
+    # Enabled checks that could not be evaluated -> why (NO_ROOT_ROW...), in the
+    # policy's order. They have no finding, and their absence of findings means nothing.
+    not_evaluated: Mapping[str, str] = NOTHING_SKIPPED
 
 
 def evaluate(report: CredentialReport, policy: Policy, now: datetime) -> Evaluation:
@@ -60,15 +77,34 @@ def _evaluate(report: CredentialReport, policy: Policy, now: datetime) -> Evalua
     records = report.records
     roots = [r for r in records if r.user == ROOT_USER]
     users = [r for r in records if r.user != ROOT_USER] if roots else records
+    skipped = _not_evaluated(policy, bool(roots), report.missing_columns)
+    subjects = {"root": roots, "user": users, "any": records}
     raw: list[Finding] = []
-    for cid, severity, hits in _run(policy, {"root": roots, "user": users, "any": records}, now):
+    for cid, severity, hits in _run(policy, subjects, now, skipped):
         # Column-wise and in C (zip, map): findings can outnumber users.
         recs, keys, messages, facts = zip(*hits, strict=True)
         raw.extend(map(_finding, zip(
             repeat(account), map(_user, recs), map(_arn, recs), repeat(cid),
             repeat(severity), keys, messages, facts, strict=False,
         )))  # fmt: skip
-    return apply_exemptions(raw, policy.exemptions, now, report.problems)
+    return apply_exemptions(raw, policy.exemptions, now, report.problems, skipped)
+
+
+def _not_evaluated(policy: Policy, complete: bool, missing: frozenset[str]) -> Mapping[str, str]:
+    """The enabled report checks whose input the report lacks. A check of scope "any"
+    is evaluated on the rows there are, root or not."""
+    if complete and not missing:
+        return NOTHING_SKIPPED
+    skipped: dict[str, str] = {}
+    for cid, cfg in policy.checks.items():
+        spec = CHECKS[cid]
+        if not cfg.enabled:
+            continue
+        if spec.scope == "root" and not complete:
+            skipped[cid] = NO_ROOT_ROW
+        elif spec.needs & missing:
+            skipped[cid] = NO_KEY_USE
+    return MappingProxyType(skipped)
 
 
 def evaluate_details(
@@ -82,6 +118,12 @@ def evaluate_details(
     of that scope are not evaluated (no finding, and no claim that all is clean)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
+    skipped = {
+        cid: why
+        for cid in policy.enabled_checks
+        for scope, known, why in (("role", roles, NO_ROLES), ("account", facts, NO_ACCOUNT_FACTS))
+        if known is None and CHECKS[cid].scope == scope
+    }
     raw: list[Finding] = []
     if roles is not None:
         # AWS services own the roles under the excluded paths (service-linked roles).
@@ -99,17 +141,23 @@ def evaluate_details(
                 Finding(account_id, ROOT_USER, root_arn, cid, severity, key, message, found)
                 for _, key, message, found in account_hits
             )
-    return apply_exemptions(raw, policy.exemptions, now)
+    return apply_exemptions(
+        raw, policy.exemptions, now, not_evaluated=MappingProxyType(skipped) if skipped else None
+    )
 
 
 def _run(
-    policy: Policy, subjects: Mapping[str, Sequence[Any]], now: datetime
+    policy: Policy,
+    subjects: Mapping[str, Sequence[Any]],
+    now: datetime,
+    skipped: Mapping[str, str] = NOTHING_SKIPPED,
 ) -> Iterator[tuple[str, str, list[Hit[Any]]]]:
     """(id, severity, hits) of each enabled check whose scope is in ``subjects``
-    with at least one subject, in the policy's order, when it found something."""
+    with at least one subject, in the policy's order, when it found something;
+    the checks in ``skipped`` are not run."""
     for cid, cfg in policy.checks.items():
         spec = CHECKS[cid]
-        if not cfg.enabled:
+        if not cfg.enabled or cid in skipped:
             continue
         rows = subjects.get(spec.scope)
         if not rows:
@@ -124,30 +172,36 @@ def apply_exemptions(
     exemptions: Iterable[Exemption],
     now: datetime,
     problems: tuple[ParseProblem, ...] = (),
+    not_evaluated: Mapping[str, str] | None = None,
 ) -> Evaluation:
     """Split findings into reported and exempted; list the exemptions that expired.
 
     An exemption applies up to and including its ``expires`` day (in ``now``'s
     time zone, UTC for the command line and the daemon)."""
+    skipped = not_evaluated or NOTHING_SKIPPED
     today = now.date()
     exemptions = tuple(exemptions)
     live = [e for e in exemptions if not e.expired(today)]
     expired = tuple(e for e in exemptions if e.expired(today))
     if not live:
-        return Evaluation(tuple(raw), (), expired, problems)
+        return Evaluation(tuple(raw), (), expired, problems, skipped)
     findings: list[Finding] = []
     exempted: list[Finding] = []
     for f in raw:
         (exempted if any(e.matches(f) for e in live) else findings).append(f)
-    return Evaluation(tuple(findings), tuple(exempted), expired, problems)
+    return Evaluation(tuple(findings), tuple(exempted), expired, problems, skipped)
 
 
 def merge(*evaluations: Evaluation) -> Evaluation:
-    """Several evaluations as one (accounts, or an account's report and its details)."""
+    """Several evaluations as one (accounts, or an account's report and its details).
+    ``not_evaluated`` is the union: a check not evaluated for one of them is not
+    evaluated for the whole (when merging accounts, keep each account's own)."""
     expired = dict.fromkeys(e for ev in evaluations for e in ev.expired_exemptions)
+    skipped = {cid: why for ev in evaluations for cid, why in ev.not_evaluated.items()}
     return Evaluation(
         findings=tuple(f for ev in evaluations for f in ev.findings),
         exempted=tuple(f for ev in evaluations for f in ev.exempted),
         expired_exemptions=tuple(expired),
         problems=tuple(p for ev in evaluations for p in ev.problems),
+        not_evaluated=MappingProxyType(skipped) if skipped else NOTHING_SKIPPED,
     )

@@ -2,8 +2,9 @@
 
 The report's special values (``N/A``, ``no_information``, ``not_supported``)
 mean different things, so each keeps its own state instead of becoming None.
-A value that could not be read at all is ``Special.INVALID``: the field is
-unknown for that user, and the checks that need it stay silent.
+A value that is not known is ``Special.INVALID``: one that could not be read,
+a date later than the report itself (see ``parse_report``), or a column that
+the report's format does not have. The checks that need it stay silent.
 """
 
 from __future__ import annotations
@@ -69,13 +70,24 @@ class CredentialRecord(NamedTuple):
         return self.password_enabled is True
 
 
+# ParseProblem.reason: why a value is a problem.
+UNREADABLE = "unreadable"  # not a value of its column; the field is unknown
+# A date later than the report's generation time (or than ``now``): no report can hold
+# one, so the field is unknown. Also the report's own generation time when later than now.
+FUTURE = "future"
+# The user is in the report already: its first row is audited, this one is left out.
+DUPLICATE_USER = "duplicate_user"
+
+
 class ParseProblem(NamedTuple):
-    """A value that could not be read; the field is unknown for that user."""
+    """A value of the report that is not believed. ``line`` is the record number
+    (the header is 1); 0 is the report as a whole (its generation time)."""
 
     line: int
     user: str
     column: str
     value: str
+    reason: str = UNREADABLE
 
 
 class CredentialReport(NamedTuple):
@@ -83,11 +95,20 @@ class CredentialReport(NamedTuple):
     account_id: str | None
     problems: tuple[ParseProblem, ...] = ()
     generated_time: datetime | None = None
+    # Columns of the format that the report lacks: the pre-2015 16-column format has no
+    # access_key_N_last_used_* columns, whose fields are then unknown for every user.
+    missing_columns: frozenset[str] = frozenset()
 
     @property
     def users(self) -> tuple[CredentialRecord, ...]:
         """IAM users, the root row excluded."""
         return tuple(r for r in self.records if not r.is_root)
+
+    @property
+    def complete(self) -> bool:
+        """AWS always writes the ``<root_account>`` row: a report without it is
+        truncated, hand-made or from a fake, and the root checks cannot be evaluated."""
+        return any(r.user == ROOT_USER for r in self.records)
 
     def with_generated_time(self, when: datetime | None) -> CredentialReport:
         return self._replace(generated_time=when)

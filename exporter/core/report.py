@@ -2,7 +2,12 @@
 
 Pure: bytes in, records out. Any input either parses or raises
 ``ReportFormatError`` with a message that names the problem; a bad value in
-one row only marks that field unknown (see ``ParseProblem``).
+one row only marks that field unknown (see ``ParseProblem``). So does a date
+later than the report itself, when the parse is told the time (``now``). A user
+listed twice keeps its first row; the others are problems, never merged.
+
+Two formats are read: today's 22 columns, and the pre-2015 one with 16, which
+lacks the ``access_key_N_last_used_*`` columns (``CredentialReport.missing_columns``).
 
 Speed matters (a 5000-user report is parsed on every refresh, and the seed's
 ``csv.DictReader`` loop is the baseline to beat), so the work is done column by
@@ -17,12 +22,17 @@ import gc
 import io
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import partial
 from itertools import repeat
 from operator import attrgetter
+from typing import NamedTuple
 
 from exporter.core.records import (
+    DUPLICATE_USER,
+    FUTURE,
+    ROOT_USER,
+    UNREADABLE,
     AccessKey,
     Certificate,
     CredentialRecord,
@@ -56,19 +66,64 @@ TIMESTAMP_COLUMNS = frozenset(
     for c in COLUMNS
     if c.endswith(("_time", "_last_used", "_changed", "_rotation", "_rotated", "_used_date"))
 )
+# The columns the pre-2015 format lacks. A report has all of them or none: some alone
+# is a garbled header, refused like any missing column.
+KEY_USE_COLUMNS: tuple[str, ...] = tuple(
+    f"access_key_{n}_{f}" for n in (1, 2) for f in KEY_FIELDS[2:]
+)
+# Dates no report can hold after its generation time: all but the next password
+# rotation, which is in the future by design.
+PAST_COLUMNS = TIMESTAMP_COLUMNS - {"password_next_rotation"}
 
 _SPECIALS: dict[str, Special] = {s.value: s for s in Special if s is not Special.INVALID}
 _FLAGS: dict[str, Flag] = {"true": True, "false": False, **_SPECIALS}
 _fromisoformat = datetime.fromisoformat
 
 
+# How much later than ``now`` a report's generation time may be. ``now`` is taken when a
+# refresh or an audit starts, and a report AWS generates for it is dated when AWS is done
+# (within --aws.poll-deadline, 2 minutes by default), by a clock that may drift from
+# ours. An hour later is no longer that: the report (or a clock) is wrong, and its age
+# would hide the report-too-old alert.
+CLOCK_LEEWAY = timedelta(hours=1)
+
+
 class ReportFormatError(ValueError):
     """The report as a whole cannot be read (not CSV, a missing column...)."""
 
 
-def parse_report(data: bytes | str) -> CredentialReport:
+class IncompleteReportError(ReportFormatError):
+    """The report has no ``<root_account>`` row (see ``require_complete``)."""
+
+
+def require_complete(report: CredentialReport) -> CredentialReport:
+    """``report``, or ``IncompleteReportError`` when it has no root row: AWS always
+    writes one, so a report without it is truncated (possibly at a line boundary,
+    down to the header alone), hand-made or from a fake, and reading it as it is
+    would pass its silence off as clean."""
+    if not report.complete:
+        raise IncompleteReportError(
+            f"the credential report has no {ROOT_USER} row, which AWS always writes: "
+            "it is truncated, hand-made or from a fake"
+        )
+    return report
+
+
+def parse_report(
+    data: bytes | str, generated_time: datetime | None = None, now: datetime | None = None
+) -> CredentialReport:
+    """The report in ``data``, generated at ``generated_time`` (None: unknown).
+
+    Dates are checked against time: one later than the generation time is a problem
+    (``FUTURE``) and its field unknown. Given ``now``, so is one later than
+    ``now + CLOCK_LEEWAY``, and a generation time later than that is a problem too
+    (line 0). The next password rotation is never checked: it is a future date.
+    Both times must be timezone-aware."""
+    for when in (generated_time, now):
+        if when is not None and when.tzinfo is None:
+            raise ValueError("generated_time and now must be timezone-aware")
     with gc_paused():
-        return _parse(data)
+        return _parse(data, generated_time, now)
 
 
 @contextmanager
@@ -88,7 +143,9 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _parse(data: bytes | str) -> CredentialReport:
+def _parse(
+    data: bytes | str, generated_time: datetime | None, now: datetime | None
+) -> CredentialReport:
     text = _decode(data)
     if "\x00" in text:
         raise ReportFormatError("the credential report contains NUL bytes: it is not CSV text")
@@ -105,16 +162,46 @@ def _parse(data: bytes | str) -> CredentialReport:
     else:
         index = _column_index(table[0])
         columns = table[1]
-    records, bad_times, bad_flags = _records(columns, index)
+    latest = None if now is None else now + CLOCK_LEEWAY
+    limits = [t for t in (generated_time, latest) if t is not None]
+    found = _records(columns, index, min(limits) if limits else None)
+    records = found.records
+    users = columns[index["user"]] if columns else ()
+    duplicates = _duplicates(users)
+    if duplicates:
+        records = [r for i, r in enumerate(records) if i not in duplicates]
     problems = []
     # An empty user name is a problem too; looked for in the column, in C.
-    if bad_times or bad_flags or (columns and "" in columns[index["user"]]):
-        problems = _problems(_rows(text), index, bad_times, bad_flags)
+    if found.bad_times or found.bad_flags or found.late or duplicates or "" in users:
+        problems = _problems(_rows(text), index, found, duplicates)
+    if generated_time is not None and latest is not None and generated_time > latest:
+        problems.insert(0, ParseProblem(0, "", "generated_time", _iso(generated_time), FUTURE))
+    missing = frozenset(c for c in KEY_USE_COLUMNS if c not in index)
     return CredentialReport(
         records=tuple(records),
         account_id=account_id_of(records),
         problems=tuple(problems),
+        generated_time=generated_time,
+        missing_columns=missing,
     )
+
+
+def _iso(when: datetime) -> str:
+    return when.isoformat().replace("+00:00", "Z")
+
+
+def _duplicates(users: Sequence[str]) -> set[int]:
+    """Body positions of the rows whose user came earlier (empty names excepted:
+    they are problems already). In C unless there is a duplicate."""
+    if len(set(users)) == len(users):
+        return set()
+    seen: set[str] = set()
+    again = set()
+    for i, user in enumerate(users):
+        if user in seen and user:
+            again.add(i)
+        seen.add(user)
+    return again
 
 
 Table = tuple[list[str], Sequence[Sequence[str]]]  # the header, and the body column by column
@@ -180,7 +267,8 @@ def _column_index(header: list[str]) -> dict[str, int]:
     index: dict[str, int] = {}
     for position, name in enumerate(header):
         index.setdefault(name.strip(), position)
-    missing = [c for c in COLUMNS if c not in index]
+    optional = () if any(c in index for c in KEY_USE_COLUMNS) else KEY_USE_COLUMNS
+    missing = [c for c in COLUMNS if c not in index and c not in optional]
     if missing:
         raise ReportFormatError(
             "the credential report is missing required column(s): " + ", ".join(missing)
@@ -229,9 +317,18 @@ class _Flags(dict[str, Flag]):
         return Special.INVALID
 
 
-def _timestamps(columns: Sequence[Iterable[str]], bad: set[str]) -> dict[str, Timestamp]:
-    """Each distinct text of the date columns, parsed once."""
-    texts = list(set().union(*columns).difference(_SPECIALS))
+def _timestamps(
+    past: Sequence[Iterable[str]],
+    other: Iterable[str],
+    bad: set[str],
+    late: set[str],
+    limit: datetime | None,
+) -> tuple[dict[str, Timestamp], dict[str, Timestamp]]:
+    """Each distinct text of the date columns, parsed once: the values for the
+    ``other`` column, and for the ``past`` columns, where a date after ``limit`` is
+    unknown (and its text added to ``late``)."""
+    inside = set().union(*past).difference(_SPECIALS)
+    texts = [*inside, *set(other).difference(_SPECIALS, inside)]
     try:
         # Fast path, all in C: every text is an ISO 8601 date with an offset.
         values: list[Timestamp] = list(map(_fromisoformat, texts))
@@ -242,7 +339,20 @@ def _timestamps(columns: Sequence[Iterable[str]], bad: set[str]) -> dict[str, Ti
         bad.update(t for t, v in zip(texts, values, strict=True) if v is Special.INVALID)
     parsed: dict[str, Timestamp] = dict(_SPECIALS)
     parsed.update(zip(texts, values, strict=True))
-    return parsed
+    if limit is None or not inside:
+        return parsed, parsed
+    head = values[: len(inside)]
+    try:
+        over = max(head) > limit  # type: ignore[type-var,operator]
+    except TypeError:  # an unreadable text among them (a Special): look at each
+        over = True
+    if over:
+        late.update(
+            t for t, v in zip(texts, head, strict=False) if isinstance(v, datetime) and v > limit
+        )
+    if not late:
+        return parsed, parsed
+    return parsed, {**parsed, **dict.fromkeys(late, Special.INVALID)}
 
 
 _tzinfo = attrgetter("tzinfo")
@@ -255,18 +365,34 @@ _key = partial(tuple.__new__, AccessKey)
 _cert = partial(tuple.__new__, Certificate)
 
 
+class _Found(NamedTuple):
+    records: list[CredentialRecord]
+    bad_times: set[str]  # unreadable date texts
+    bad_flags: set[str]  # unreadable flag texts
+    late: set[str]  # date texts later than the limit (in PAST_COLUMNS)
+
+
 def _records(
-    columns: Sequence[Sequence[str]], index: dict[str, int]
-) -> tuple[list[CredentialRecord], set[str], set[str]]:
-    """Build the records column by column; also returns the unreadable date and
-    flag texts."""
-    bad_times: set[str] = set()
-    bad_flags: set[str] = set()
+    columns: Sequence[Sequence[str]], index: dict[str, int], limit: datetime | None
+) -> _Found:
+    """Build the records column by column; also returns the texts that are problems."""
+    found = _Found([], set(), set(), set())
     if not columns:
-        return [], bad_times, bad_flags
-    cols = {name: columns[index[name]] for name in COLUMNS}
-    times = _timestamps([cols[c] for c in TIMESTAMP_COLUMNS], bad_times)
-    flags = _Flags(bad_flags)
+        return found
+    cols = {name: columns[index[name]] for name in COLUMNS if name in index}
+    rotation, times = _timestamps(
+        [cols[c] for c in PAST_COLUMNS if c in cols],
+        cols["password_next_rotation"],
+        found.bad_times,
+        found.late,
+        limit,
+    )
+    if len(cols) < len(COLUMNS):
+        # The pre-2015 format: no key use at all. "" reads as unknown (INVALID).
+        absent = [""] * len(cols["user"])
+        cols.update((c, absent) for c in KEY_USE_COLUMNS if c not in cols)
+        times.setdefault("", Special.INVALID)
+    flags = _Flags(found.bad_flags)
 
     def ts(name: str) -> map[Timestamp]:
         return map(times.__getitem__, cols[name])
@@ -281,14 +407,15 @@ def _records(
 
     records = list(map(_record, zip(
         cols["user"], cols["arn"], ts("user_creation_time"), flag("password_enabled"),
-        ts("password_last_used"), ts("password_last_changed"), ts("password_next_rotation"),
+        ts("password_last_used"), ts("password_last_changed"),
+        map(rotation.__getitem__, cols["password_next_rotation"]),
         flag("mfa_active"), zip(keys(1), keys(2), strict=True),
         map(_CertificatePairs(times, flags).__getitem__,
             zip(cols["cert_1_active"], cols["cert_1_last_rotated"], cols["cert_2_active"],
                 cols["cert_2_last_rotated"], strict=True)),
         strict=True,
     )))  # fmt: skip
-    return records, bad_times, bad_flags
+    return found._replace(records=records)
 
 
 class _AccessKeys(dict[tuple[str, ...], AccessKey]):
@@ -339,26 +466,37 @@ class _CertificatePairs(dict[tuple[str, ...], tuple[Certificate, Certificate]]):
 
 
 def _problems(
-    rows: list[list[str]], index: dict[str, int], bad_times: set[str], bad_flags: set[str]
+    rows: list[list[str]], index: dict[str, int], found: _Found, duplicates: set[int]
 ) -> list[ParseProblem]:
-    """Name every unreadable value (and empty user name) with its record number."""
-    found: list[ParseProblem] = []
+    """Name every problem value (and empty user name, and user seen before) with its
+    record number. A row left out as a duplicate has that problem only."""
+    problems: list[ParseProblem] = []
+    none: set[str] = set()
     checked = [
-        (c, index[c], bad_flags if c in FLAG_COLUMNS else bad_times)
+        (c, index[c], found.bad_flags if c in FLAG_COLUMNS else found.bad_times,
+         found.late if c in PAST_COLUMNS else none)
         for c in COLUMNS
-        if c in FLAG_COLUMNS or c in TIMESTAMP_COLUMNS
-    ]
+        if c in index and (c in FLAG_COLUMNS or c in TIMESTAMP_COLUMNS)
+    ]  # fmt: skip
     i_user = index["user"]
+    body = -1
     for line, row in enumerate(rows[1:], start=2):
         if not row or row == [""]:
             continue
+        body += 1
         user = row[i_user]
+        if body in duplicates:
+            problems.append(ParseProblem(line, user, "user", user[:80], DUPLICATE_USER))
+            continue
         if not user:
-            found.append(ParseProblem(line, user, "user", user))
-        for column, i, bad in checked:
-            if row[i] in bad:
-                found.append(ParseProblem(line, user, column, row[i][:80]))
-    return found
+            problems.append(ParseProblem(line, user, "user", user))
+        for column, i, bad, late in checked:
+            value = row[i]
+            if value in bad:
+                problems.append(ParseProblem(line, user, column, value[:80], UNREADABLE))
+            elif value in late:
+                problems.append(ParseProblem(line, user, column, value[:80], FUTURE))
+    return problems
 
 
 def account_id_of(records: Iterable[CredentialRecord]) -> str | None:

@@ -47,7 +47,7 @@ def test_failing_accounts_are_listed_and_the_others_audited(org: Org) -> None:
     sources.append(("throttled-one", Broken()))  # type: ignore[arg-type]
     config = config_from_dict({"flags": {"refresh.workers": 3}})
     err = io.StringIO()
-    results, failed = audit_accounts(sources, config, datetime.now(timezone.utc), err)
+    results, failed = audit_accounts(sources, config, datetime.now(timezone.utc), err, True)
     assert len(results) == len(MEMBERS) - 1
     assert [(f["account"], f["reason"]) for f in failed] == [
         ("prod", "role_missing"),
@@ -60,7 +60,8 @@ def test_progress_bar_only_on_a_tty(org: Org) -> None:
     directory = directory_for(org)
     sources = [(s.name, directory.source(s)) for s in directory.refresh().owned]
     tty = FakeTTY()
-    results, failed = audit_accounts(sources, config_from_dict({}), datetime.now(timezone.utc), tty)
+    now = datetime.now(timezone.utc)
+    results, failed = audit_accounts(sources, config_from_dict({}), now, tty, True)
     assert len(results) == len(MEMBERS) and not failed
     shown = tty.getvalue()
     assert f"{len(MEMBERS)}/{len(MEMBERS)} accounts" in shown and "\r" in shown
@@ -82,7 +83,8 @@ def test_cli_audit_over_the_organization(
     as_of = (datetime.now(timezone.utc) + timedelta(days=120, hours=1)).strftime(
         "%Y-%m-%dT%H:%M:%SZ"
     )
-    code = main(["audit", "--config", str(config), "--format", "json", "--as-of", as_of])
+    code = main(["audit", "--config", str(config), "--format", "json", "--as-of", as_of,
+                 "--allow-incomplete"])  # fmt: skip
     out, err = capsys.readouterr()
     assert code == 0, err
     doc = json.loads(out)
@@ -133,7 +135,8 @@ def test_cli_partial_failure_still_audits_and_does_not_exit_2(
         f"accounts:\n  organizations:\n    exclude: {{accounts: ['{org.management_id}']}}\n"
     )
     as_of = (datetime.now(timezone.utc) + timedelta(days=120, hours=1)).strftime("%Y-%m-%dT%H:%MZ")
-    code = main(["audit", "--config", str(config), "--format", "json", "--as-of", as_of])
+    code = main(["audit", "--config", str(config), "--format", "json", "--as-of", as_of,
+                 "--allow-incomplete"])  # fmt: skip
     out, err = capsys.readouterr()
     doc = json.loads(out)  # users idle since creation 120 days ago: user_inactive
     assert {f["account_id"] for f in doc["findings"]} == set(org.members.values())
@@ -143,3 +146,40 @@ def test_cli_partial_failure_still_audits_and_does_not_exit_2(
     ]  # fmt: skip
     assert "could not audit throttled-one (throttled)" in err
     assert code == 0
+
+
+def test_cli_refuses_accounts_whose_report_has_no_root_row(
+    org: Org, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # moto's reports have no <root_account> row: no account can be audited without the flag.
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"accounts:\n  organizations:\n    exclude: {{accounts: ['{org.management_id}']}}\n"
+    )
+    code = main(["audit", "--config", str(config), "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    lines = err.splitlines()
+    for name in MEMBERS:
+        [line] = [x for x in lines if x.startswith(f"{name} (")]
+        assert ": incomplete_report: the credential report has no <root_account> row" in line
+    assert lines[-1] == "iam-credential-exporter: error: no account could be audited"
+
+
+def test_cli_lists_every_account_audited_clean_or_not(
+    org: Org, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"accounts:\n  organizations:\n    exclude: {{accounts: ['{org.management_id}']}}\n"
+    )
+    code = main(["audit", "--config", str(config), "--format", "json", "--allow-incomplete"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    accounts = json.loads(out)["accounts"]
+    assert {a["account_id"] for a in accounts} == set(org.members.values())
+    for a in accounts:
+        assert a["complete"] is False and a["result"] in ("clean", "findings")
+        assert a["users"] >= 0 and a["report_age_seconds"] is not None
+        assert "root_mfa_disabled" in a["not_evaluated"]
+        assert "role_unused" not in a["not_evaluated"]  # roles were fetched

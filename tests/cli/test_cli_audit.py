@@ -15,11 +15,26 @@ from typing import Any
 import pytest
 
 from exporter.cli.main import main
-from tests.support.reports import AS_OF_TEXT, FIXTURES, key, report, root_row, ts, user_row
+from tests.support.reports import (
+    AS_OF_TEXT,
+    FIXTURES,
+    key,
+    report,
+    root_row,
+    saved,
+    ts,
+    user_row,
+)
 
 REPORTS = FIXTURES / "reports"
 REAL = str(REPORTS / "aws_real.csv")
 FINDING_KEYS = ["account_id", "user", "arn", "check", "severity", "key", "message", "facts"]
+
+
+@pytest.fixture
+def real(tmp_path: Path) -> str:
+    """aws_real.csv saved an hour before AS_OF (a checkout dates it at the checkout)."""
+    return str(saved(tmp_path / "aws_real.csv", Path(REAL).read_bytes()))
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -49,8 +64,10 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[bytes], *needles: st
         assert needle in err, err
 
 
-def test_json_is_one_object_with_as_of_and_findings(capsys: pytest.CaptureFixture[str]) -> None:
-    doc = audit_json(capsys, "--report-file", REAL)
+def test_json_is_one_object_with_as_of_and_findings(
+    capsys: pytest.CaptureFixture[str], real: str
+) -> None:
+    doc = audit_json(capsys, "--report-file", real)
     assert doc["as_of"] == AS_OF_TEXT
     assert doc["findings"]
     for f in doc["findings"]:
@@ -72,8 +89,11 @@ def test_csv_has_the_same_findings(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(
         capsys, "audit", "--as-of", AS_OF_TEXT, "--format", "csv", "--report-file", REAL
     )
-    rows = list(csv.DictReader(io.StringIO(out)))
-    assert code == 0 and list(rows[0]) == FINDING_KEYS
+    every = list(csv.DictReader(io.StringIO(out)))
+    # The finding columns first, as they were; then what each row is.
+    assert code == 0 and list(every[0]) == [*FINDING_KEYS, "kind"]
+    rows = [r for r in every if r["kind"] == "finding"]
+    assert rows == every[: len(rows)]
     assert [(r["user"], r["check"], r["key"]) for r in rows] == [
         (f["user"], f["check"], "" if f["key"] is None else str(f["key"])) for f in doc["findings"]
     ]
@@ -191,12 +211,26 @@ def test_exemptions_in_the_output(capsys: pytest.CaptureFixture[str], tmp_path: 
     assert expired_line + "(all checks, until 2026-01-01): old" in out
 
 
-def test_malformed_values_are_reported_not_raised(capsys: pytest.CaptureFixture[str]) -> None:
-    path = str(REPORTS / "malformed_value.csv")
+def test_malformed_values_are_reported_not_raised(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = str(saved(tmp_path / "m.csv", (REPORTS / "malformed_value.csv").read_bytes()))
     doc = audit_json(capsys, "--report-file", path)
-    assert doc["problems"] == [
-        {"line": 3, "user": "mallory", "column": "password_last_used", "value": "yesterday"},
-        {"line": 3, "user": "mallory", "column": "mfa_active", "value": "maybe"},
+    assert [{k: p[k] for k in list(p)[:5]} for p in doc["problems"]] == [
+        {
+            "line": 3,
+            "user": "mallory",
+            "column": "password_last_used",
+            "value": "yesterday",
+            "reason": "unreadable",
+        },
+        {
+            "line": 3,
+            "user": "mallory",
+            "column": "mfa_active",
+            "value": "maybe",
+            "reason": "unreadable",
+        },
     ]
     # The rest of mallory's row was still checked.
     assert [(f["user"], f["check"]) for f in doc["findings"]] == [
@@ -205,8 +239,8 @@ def test_malformed_values_are_reported_not_raised(capsys: pytest.CaptureFixture[
     _, out, _ = run(
         capsys, "audit", "--report-file", path, "--as-of", AS_OF_TEXT, "--format", "table"
     )
-    assert "2 unreadable value(s) in the report (fields unknown):" in out
-    assert "record 3, user 'mallory': mfa_active = 'maybe'" in out
+    assert "2 problem(s) in the report(s):" in out
+    assert f"  {path}: record 3, user 'mallory': mfa_active = 'maybe' is unreadable" in out
 
 
 def test_missing_column_exits_2_naming_it() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from exporter.cli.main import main
-from tests.support.reports import AS_OF_TEXT, FIXTURES
+from tests.support.reports import AS_OF_TEXT, FIXTURES, saved
 
 REPORTS = FIXTURES / "reports"
 GOLDEN = FIXTURES / "golden"
@@ -38,9 +38,14 @@ CASES = {
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_json_output_matches_the_golden_file(
-    name: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    name: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.chdir(ROOT)
+    # The output has each report's generation time, a file's modification time: the
+    # files are copied with a fixed one, at the same relative paths.
+    for arg in CASES[name]:
+        if arg.startswith("tests/fixtures/"):
+            saved(tmp_path / arg, (ROOT / arg).read_bytes())
+    monkeypatch.chdir(tmp_path)
     args = CASES[name] + ["--format", "json"]
     if args[0] == "audit":
         args += ["--as-of", AS_OF_TEXT]

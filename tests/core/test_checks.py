@@ -171,6 +171,14 @@ def test_access_key_never_used_grace_period(age: int, hit: bool) -> None:
     assert bool(of("access_key_never_used", row, config=config)) is hit
 
 
+def test_root_used_a_little_after_now_was_used_today() -> None:
+    # Within CLOCK_LEEWAY a date after now is kept: used 0 days ago, never -1.
+    got = of("root_used_recently", root_row(password_last_used=ts(hours=-0.5)))
+    assert [(f.message, f.facts) for f in got] == [
+        ("Root password used 0 days ago", {"days_since_use": 0})
+    ]
+
+
 def test_access_key_never_used_default_grace_flags_even_a_future_date() -> None:
     # Clock skew can put the creation date after "now"; the seed still flags the key.
     row = user_row("u", **key(1, rotated=ts(-2)))

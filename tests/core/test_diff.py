@@ -14,7 +14,8 @@ import pytest
 from exporter.cli.main import main
 from exporter.core.diff import CHANGE_KINDS, Change, diff_reports
 from exporter.core.report import parse_report
-from tests.support.reports import FIXTURES, key, report, root_row, ts, user_row
+from tests.support.real_reports import real_report
+from tests.support.reports import ACCOUNT, FIXTURES, key, report, root_row, ts, user_row
 
 REPORTS = FIXTURES / "reports"
 OLD, NEW = str(REPORTS / "diff_old.csv"), str(REPORTS / "diff_new.csv")
@@ -148,3 +149,108 @@ def test_cli_refuses_reports_of_two_accounts(
     assert main(["diff", OLD, str(other)]) == 2
     err = capsys.readouterr().err
     assert "is account 111122223333 but" in err and "is account 999988887777" in err
+
+
+# -- keys are known by their creation date ---------------------------------------------
+
+
+def test_a_key_moved_to_slot_2_and_a_new_key_in_slot_1_is_one_creation() -> None:
+    old = [user_row("a", **key(1, rotated=ts(300)))]
+    new = [user_row("a", **key(1, rotated=ts(5)), **key(2, rotated=ts(300)))]
+    assert changes(old, new) == [("a", "access_key_created", 1)]
+
+
+def test_a_key_moved_to_slot_1_when_key_1_is_deleted_is_one_deletion() -> None:
+    old = [user_row("a", **key(1, rotated=ts(300)), **key(2, rotated=ts(100)))]
+    new = [user_row("a", **key(1, rotated=ts(100)))]
+    assert changes(old, new) == [("a", "access_key_deleted", 1)]
+
+
+def test_a_moved_key_keeps_its_state_changes() -> None:
+    old = [user_row("a", **key(1, rotated=ts(300)))]
+    new = [user_row("a", **key(1, rotated=ts(5)), **key(2, active="false", rotated=ts(300)))]
+    assert changes(old, new) == [
+        ("a", "access_key_created", 1),
+        ("a", "access_key_deactivated", 2),
+    ]
+
+
+def test_keys_that_dates_cannot_tell_apart_are_matched_by_slot() -> None:
+    # Both keys created in the same second (insightwatch_964503621683.csv has such users).
+    same = ts(100)
+    old = [user_row("a", **key(1, rotated=same), **key(2, rotated=same))]
+    new = [user_row("a", **key(1, rotated=same), **key(2, active="false", rotated=same))]
+    assert changes(old, new) == [("a", "access_key_deactivated", 2)]
+    # An active key without a creation date (a hand-made report).
+    old = [user_row("a", **key(1, rotated="N/A"))]
+    new = [user_row("a", **key(1, rotated="N/A"), **key(2))]
+    assert changes(old, new) == [("a", "access_key_created", 2)]
+
+
+def test_the_real_reports_where_aws_moved_kapils_key() -> None:
+    before = parse_report(real_report("c7n_account_credential_report.csv").read_bytes())
+    after = parse_report(real_report("c7n_multi_delete_2018.csv").read_bytes())
+    kapil = [c for c in diff_reports(before, after) if c.user == "kapil"]
+    created = [c for c in kapil if c.change == "access_key_created"]
+    assert [(c.key, c.detail) for c in created] == [(1, "access key 1 created or rotated")]
+    assert [c.change for c in kapil] == ["access_key_created"]
+
+
+def test_root_is_never_created_nor_deleted() -> None:
+    # A report without the root row is incomplete; root did not come or go.
+    assert changes([root_row(), user_row("a")], [user_row("a")]) == []
+    assert changes([user_row("a")], [root_row(), user_row("a")]) == []
+
+
+def test_a_user_listed_twice_is_compared_by_its_first_row() -> None:
+    old = [root_row(), user_row("a")]
+    new = [root_row(), user_row("a"), user_row("a", mfa_active="true")]
+    assert changes(old, new) == []
+
+
+# -- the command: problems and incomplete reports --------------------------------------
+
+
+def test_cli_lists_each_reports_problems(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    new = tmp_path / "new.csv"
+    new.write_bytes(report(root_row(), user_row("a"), user_row("a", mfa_active="maybe")))
+    old = tmp_path / "old.csv"
+    old.write_bytes(report(root_row(), user_row("a", mfa_active="maybe")))
+    assert main(["diff", str(old), str(new), "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["problems"] == [
+        {"line": 3, "user": "a", "column": "mfa_active", "value": "maybe",
+         "reason": "unreadable", "source": str(old)},
+        {"line": 4, "user": "a", "column": "user", "value": "a",
+         "reason": "duplicate_user", "source": str(new)},
+    ]  # fmt: skip
+    assert main(["diff", str(old), str(new), "--format", "table"]) == 0
+    table = capsys.readouterr().out
+    assert "2 problem(s) in the reports:" in table
+    assert f"  {new}: record 4, user 'a': listed again; only the user's first row" in table
+    assert main(["diff", str(old), str(new), "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [(r["kind"], r["account_id"]) for r in rows] == [("problem", ACCOUNT)] * 2
+    assert rows[1]["detail"].startswith(f"{new}: record 4, user 'a': listed again")
+
+
+def test_cli_refuses_a_report_without_the_root_row_unless_allowed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    before = str(real_report("c7n_account_credential_report.csv"))
+    after = str(real_report("c7n_multi_delete_2018.csv"))
+    assert main(["diff", before, after]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"error: {after}: the credential report has no <root_account> row" in err
+    assert "--allow-incomplete" in err
+    assert main(["diff", before, after, "--allow-incomplete", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [c["change"] for c in doc["changes"]].count("access_key_created") == 1
+    assert not any(c["user"] == "<root_account>" for c in doc["changes"])
+    assert {(p["source"], p["reason"]) for p in doc["problems"]} == {
+        (before, "duplicate_user"),
+        (after, "no_root_row"),
+    }

@@ -3,7 +3,7 @@ whatever parses never raises (Hypothesis)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from exporter.config import Config
 from exporter.core.diff import diff_reports
 from exporter.core.evaluate import evaluate
-from exporter.core.records import CredentialReport
-from exporter.core.report import COLUMNS, ReportFormatError, parse_report
+from exporter.core.records import FUTURE, CredentialReport
+from exporter.core.report import CLOCK_LEEWAY, COLUMNS, ReportFormatError, parse_report
 from tests.support.reports import AS_OF, report
 from tests.support.strategies import report_rows
 
@@ -94,3 +94,37 @@ def mutated_reports(draw: st.DrawFn) -> bytes:
 @given(mutated_reports())
 def test_mutated_valid_reports(data: bytes) -> None:
     check_everything(data)
+
+
+@FEWER
+@given(
+    rows=report_rows(max_users=5),
+    generated=st.none() | st.integers(-3 * 86400, 3 * 86400),
+    now=st.integers(-3 * 86400, 3 * 86400),
+)
+def test_no_date_later_than_the_report_survives_the_parse(
+    rows: list[dict[str, str]], generated: int | None, now: int
+) -> None:
+    when = None if generated is None else AS_OF + timedelta(seconds=generated)
+    at = AS_OF + timedelta(seconds=now)
+    rep = parse_report(report(*rows), when, at)
+    limit = min(t for t in (when, at + CLOCK_LEEWAY) if t is not None)
+    for r in rep.records:
+        dates = [r.user_creation_time, r.password_last_used, r.password_last_changed]
+        dates += [t for k in r.access_keys for t in (k.last_rotated, k.last_used)]
+        dates += [c.last_rotated for c in r.certificates]
+        assert all(not isinstance(d, datetime) or d <= limit for d in dates)
+    unbounded = parse_report(report(*rows))
+    over = sum(
+        isinstance(d, datetime) and d > limit
+        for r in unbounded.records
+        for d in (
+            r.user_creation_time, r.password_last_used, r.password_last_changed,
+            *(t for k in r.access_keys for t in (k.last_rotated, k.last_used)),
+            *(c.last_rotated for c in r.certificates),
+        )
+    )  # fmt: skip
+    assert over == sum(p.reason == FUTURE and p.line > 0 for p in rep.problems)
+    # No age is negative, whatever the clocks.
+    for f in evaluate(rep, CONFIG, at).findings:
+        assert all(v >= 0 for k, v in f.facts.items() if k.endswith(("_days", "_use")))

@@ -6,9 +6,25 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from exporter.core.records import ROOT_USER, CredentialRecord, Special
-from exporter.core.report import COLUMNS, ReportFormatError, parse_report, parse_timestamp
-from tests.support.reports import ACCOUNT, FIXTURES, report, root_row, user_row
+from exporter.core.records import (
+    DUPLICATE_USER,
+    FUTURE,
+    ROOT_USER,
+    UNREADABLE,
+    CredentialRecord,
+    Special,
+)
+from exporter.core.report import (
+    CLOCK_LEEWAY,
+    COLUMNS,
+    KEY_USE_COLUMNS,
+    TIMESTAMP_COLUMNS,
+    ReportFormatError,
+    parse_report,
+    parse_timestamp,
+)
+from tests.support.real_reports import real_report
+from tests.support.reports import ACCOUNT, AS_OF, FIXTURES, key, report, root_row, ts, user_row
 
 REPORTS = FIXTURES / "reports"
 
@@ -183,3 +199,183 @@ def test_str_input_and_duplicated_timestamps() -> None:
     rows = [user_row(f"u{i}", user_creation_time=when) for i in range(3)]
     rep = parse_report(report(*rows).decode())
     assert {r.user_creation_time for r in rep.records} == {datetime.fromisoformat(when)}
+
+
+# -- users listed twice ----------------------------------------------------------------
+
+
+def test_a_user_listed_twice_keeps_its_first_row_and_each_repeat_is_a_problem() -> None:
+    first = user_row("dup", mfa_active="true")
+    rows = [root_row(), first, user_row("other"), user_row("dup"), user_row("dup")]
+    rep = parse_report(report(*rows))
+    assert [r.user for r in rep.records] == [ROOT_USER, "dup", "other"]
+    assert rep.records[1].mfa_active is True  # the first row, not the last
+    assert [(p.line, p.user, p.column, p.reason) for p in rep.problems] == [
+        (5, "dup", "user", DUPLICATE_USER),
+        (6, "dup", "user", DUPLICATE_USER),
+    ]
+
+
+def test_a_repeated_row_has_no_other_problem_listed() -> None:
+    rows = [root_row(), user_row("dup"), user_row("dup", mfa_active="maybe")]
+    assert [p.reason for p in parse_report(report(*rows)).problems] == [DUPLICATE_USER]
+
+
+def test_the_real_report_that_lists_a_user_twice() -> None:
+    rep = parse_report(real_report("c7n_account_credential_report.csv").read_bytes())
+    christopher = [r for r in rep.records if r.user == "christopher"]
+    assert len(christopher) == 1 and christopher[0].password_last_used is Special.NO_INFORMATION
+    assert [(p.line, p.user, p.reason) for p in rep.problems] == [
+        (10, "christopher", DUPLICATE_USER)
+    ]
+
+
+# -- the pre-2015 format ---------------------------------------------------------------
+
+
+def test_the_16_column_format_is_read_with_key_use_unknown() -> None:
+    rep = parse_report(real_report("awsdoc_powershell_restored.csv").read_bytes())
+    assert rep.missing_columns == frozenset(KEY_USE_COLUMNS) and len(KEY_USE_COLUMNS) == 6
+    assert rep.problems == () and rep.complete
+    admin = {r.user: r for r in rep.records}["Administrator"]
+    for k in admin.access_keys:
+        assert k.active is True and isinstance(k.last_rotated, datetime)
+        assert k.last_used is Special.INVALID
+        assert (k.last_used_region, k.last_used_service) == ("", "")
+    assert admin.password_last_used == datetime(2015, 4, 20, 15, 18, 32, tzinfo=timezone.utc)
+    assert rep.records[2].certificates[0].last_rotated == datetime(
+        2015, 4, 20, 20, 0, 12, tzinfo=timezone.utc
+    )
+
+
+def test_the_16_column_format_header_alone() -> None:
+    rep = parse_report(real_report("insightwatch_oldformat_header_only.csv").read_bytes())
+    assert rep.records == () and not rep.complete and rep.missing_columns
+
+
+def test_some_key_use_columns_without_the_others_is_a_garbled_header() -> None:
+    columns = tuple(c for c in COLUMNS if c != "access_key_2_last_used_service")
+    with pytest.raises(ReportFormatError, match=r"column\(s\): access_key_2_last_used_service$"):
+        parse_report(report(root_row(), columns=columns))
+
+
+def test_todays_format_misses_no_column() -> None:
+    assert parse_report(fixture("aws_real.csv")).missing_columns == frozenset()
+
+
+# -- complete: the root row ------------------------------------------------------------
+
+
+def test_a_report_is_complete_when_it_has_the_root_row() -> None:
+    assert parse_report(report(root_row(), user_row("a"))).complete
+    assert parse_report(report(user_row("a"), root_row())).complete  # wherever it is
+    assert not parse_report(report()).complete  # the header alone
+    assert not parse_report(report(user_row("a"))).complete
+
+
+def test_a_report_cut_at_a_line_boundary_reads_as_incomplete() -> None:
+    lines = fixture("aws_real.csv").splitlines(keepends=True)
+    header_only = parse_report(b"".join(lines[:1]))
+    assert header_only.records == () and header_only.problems == ()
+    assert not header_only.complete
+    # Cut before the root row, from a report whose root row came last.
+    reordered = lines[:1] + lines[2:] + lines[1:2]
+    assert not parse_report(b"".join(reordered[:-1])).complete
+
+
+# -- dates later than the report -------------------------------------------------------
+
+GENERATED = AS_OF - timedelta(hours=2)
+
+
+def later_row(**fields: str) -> dict[str, str]:
+    return user_row("late", password_enabled="true", **fields)
+
+
+def test_a_date_after_the_generation_time_is_a_problem_and_unknown() -> None:
+    rows = [root_row(), later_row(password_last_used=ts(hours=1), **key(1, used=ts(hours=3)))]
+    rep = parse_report(report(*rows), GENERATED, AS_OF)
+    late = rep.records[1]
+    assert late.password_last_used is Special.INVALID
+    assert late.access_keys[0].last_used == AS_OF - timedelta(hours=3)  # before: kept
+    assert [(p.line, p.user, p.column, p.value, p.reason) for p in rep.problems] == [
+        (3, "late", "password_last_used", ts(hours=1), FUTURE)
+    ]
+    assert rep.generated_time == GENERATED
+
+
+def test_without_a_generation_time_now_is_the_limit_give_or_take_the_leeway() -> None:
+    assert timedelta(hours=1) == CLOCK_LEEWAY
+    rows = [
+        root_row(),
+        later_row(password_last_used=ts(hours=-1.5), user_creation_time=ts(hours=-1)),
+    ]
+    rep = parse_report(report(*rows), None, AS_OF)
+    assert [(p.column, p.reason) for p in rep.problems] == [("password_last_used", FUTURE)]
+    assert rep.records[1].user_creation_time == AS_OF + timedelta(hours=1)
+
+
+def test_the_earlier_of_generation_time_and_now_is_the_limit() -> None:
+    rows = [root_row(), later_row(password_last_used=ts(hours=-2))]
+    rep = parse_report(report(*rows), AS_OF + timedelta(days=1), AS_OF)
+    assert [(p.line, p.column, p.reason) for p in rep.problems] == [
+        (0, "generated_time", FUTURE),  # a generation time in the future is a problem too
+        (3, "password_last_used", FUTURE),
+    ]
+    assert rep.problems[0].value == "2026-11-25T12:00:00Z"
+    assert rep.generated_time == AS_OF + timedelta(days=1)  # kept: its age alerts still fire
+
+
+def test_a_report_generated_while_the_refresh_waited_is_no_problem() -> None:
+    # now is taken before the fetch; AWS dates the report when it is done generating.
+    generated = AS_OF + timedelta(minutes=2)
+    rows = [root_row(), later_row(password_last_used=ts(hours=-1 / 60))]
+    rep = parse_report(report(*rows), generated, AS_OF)
+    assert rep.problems == () and isinstance(rep.records[1].password_last_used, datetime)
+
+
+def test_every_past_column_is_bounded_and_the_next_rotation_is_not() -> None:
+    later = ts(hours=-5)
+    fields = {c: later for c in TIMESTAMP_COLUMNS}
+    rep = parse_report(report(root_row(), user_row("u", **fields)), GENERATED, AS_OF)
+    assert {p.column for p in rep.problems} == set(TIMESTAMP_COLUMNS) - {"password_next_rotation"}
+    user = rep.records[1]
+    assert user.password_next_rotation == AS_OF + timedelta(hours=5)
+    assert user.user_creation_time is Special.INVALID
+    assert user.password_last_changed is Special.INVALID
+    assert all(k.last_rotated is k.last_used is Special.INVALID for k in user.access_keys)
+    assert all(c.last_rotated is Special.INVALID for c in user.certificates)
+
+
+def test_dates_are_not_checked_against_time_unless_asked() -> None:
+    data = report(root_row(), later_row(password_last_used=ts(hours=-1)))
+    rep = parse_report(data)
+    assert rep.problems == () and isinstance(rep.records[1].password_last_used, datetime)
+    # The generation time alone bounds the dates.
+    assert [p.column for p in parse_report(data, GENERATED).problems] == ["password_last_used"]
+
+
+def test_unreadable_and_late_dates_in_one_report() -> None:
+    rows = [root_row(), later_row(password_last_used=ts(hours=-1), user_creation_time="soon")]
+    rep = parse_report(report(*rows), GENERATED, AS_OF)
+    assert [(p.column, p.reason) for p in rep.problems] == [
+        ("user_creation_time", UNREADABLE),
+        ("password_last_used", FUTURE),
+    ]
+
+
+def test_times_must_be_timezone_aware() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        parse_report(report(root_row()), None, datetime(2026, 1, 1))
+
+
+def test_the_real_reports_dated_2099() -> None:
+    now = datetime(2026, 11, 24, tzinfo=timezone.utc)
+    data = real_report("c7n_multi_delete_noop_2099.csv").read_bytes()
+    rep = parse_report(data, None, now)
+    assert [(p.line, p.user, p.column, p.reason) for p in rep.problems] == [
+        (3, "test1", "access_key_2_last_rotated", FUTURE)
+    ]
+    assert rep.records[1].access_keys[1].last_rotated is Special.INVALID
+    older = parse_report(real_report("c7n_multi_delete_noop_2021.csv").read_bytes(), None, now)
+    assert older.problems == ()

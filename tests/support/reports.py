@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from exporter.core.report import COLUMNS
 
 ACCOUNT = "111122223333"
 AS_OF = datetime(2026, 11, 24, 12, 0, 0, tzinfo=timezone.utc)
 AS_OF_TEXT = "2026-11-24T12:00:00Z"
-FIXTURES = __import__("pathlib").Path(__file__).resolve().parent.parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
 def ts(days: float = 0, hours: float = 0, z: bool = False) -> str:
@@ -66,6 +68,19 @@ def key(n: int, active: str = "true", rotated: str = "", used: str = "N/A") -> d
         p + "last_used_region": "us-east-1" if in_use else "N/A",
         p + "last_used_service": "s3" if in_use else "N/A",
     }
+
+
+# When the saved reports of the tests were written: a report file's generation time is
+# its modification time, and a checkout gives every file the time of the checkout.
+SAVED_AT = AS_OF - timedelta(hours=1)
+
+
+def saved(path: Path, data: bytes, mtime: datetime = SAVED_AT) -> Path:
+    """``data`` written to ``path``, modified at ``mtime``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    os.utime(path, (mtime.timestamp(), mtime.timestamp()))
+    return path
 
 
 def report(*rows: dict[str, str], columns: tuple[str, ...] = COLUMNS) -> bytes:

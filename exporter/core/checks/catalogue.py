@@ -13,6 +13,9 @@ from exporter.core.checks import account, report, roles
 from exporter.core.checks.spec import CheckSpec
 from exporter.core.findings import Finding
 
+# The key use dates, which reports in the pre-2015 format do not have.
+KEY_USE = frozenset({"access_key_1_last_used_date", "access_key_2_last_used_date"})
+
 CATALOGUE: tuple[CheckSpec[Any], ...] = (
     CheckSpec(
         "root_mfa_disabled", "critical", "Root account has no MFA", "1.5",
@@ -46,18 +49,18 @@ CATALOGUE: tuple[CheckSpec[Any], ...] = (
         "access_key_never_used", "medium", "Access key never used", "1.11",
         "A key that was created and never used was probably not needed. Keys should not "
         "be created during initial user setup.",
-        "user", {"grace_days": 0}, fn=report.access_key_never_used,
+        "user", {"grace_days": 0}, fn=report.access_key_never_used, needs=KEY_USE,
     ),
     CheckSpec(
         "access_key_unused", "medium", "Access key unused", "1.12",
         "An active key nobody uses is only attack surface. Deactivate it.",
-        "user", {"max_idle_days": 90}, fn=report.access_key_unused,
+        "user", {"max_idle_days": 90}, fn=report.access_key_unused, needs=KEY_USE,
     ),
     CheckSpec(
         "root_used_recently", "high", "Root account used recently", "1.7",
         "Root should be kept for the few tasks only it can do. Recent use means someone "
         "is doing daily work as root, or the credentials are in the wrong hands.",
-        "root", {"window_days": 7}, fn=report.root_used_recently,
+        "root", {"window_days": 7}, fn=report.root_used_recently, needs=KEY_USE,
     ),
     CheckSpec(
         "multiple_active_access_keys", "medium", "User has two active access keys", "1.13",
@@ -74,7 +77,7 @@ CATALOGUE: tuple[CheckSpec[Any], ...] = (
     CheckSpec(
         "user_inactive", "low", "Inactive user", "1.12",
         "A user with no password or key use for a long time is a candidate for deletion.",
-        "user", {"max_idle_days": 90}, fn=report.user_inactive,
+        "user", {"max_idle_days": 90}, fn=report.user_inactive, needs=KEY_USE,
     ),
     CheckSpec(
         "inactive_access_key_present", "low", "Inactive access key not deleted", "1.12",

@@ -27,7 +27,9 @@ _NEVER_USED = (Special.NOT_APPLICABLE, Special.NOT_SUPPORTED)
 
 
 def _age(now: datetime, when: Timestamp) -> int | None:
-    return (now - when).days if isinstance(when, datetime) else None
+    # A date a little after now is kept (a report generated while the refresh waited,
+    # clocks that drift: see CLOCK_LEEWAY); it is no negative age, it is today.
+    return max(0, (now - when).days) if isinstance(when, datetime) else None
 
 
 def root_mfa_disabled(
@@ -241,4 +243,5 @@ def signing_certificate_active(
 
 
 def _key_facts(rotated: Timestamp, now: datetime) -> dict[str, Any]:
-    return {"age_days": (now - rotated).days} if isinstance(rotated, datetime) else {}
+    age = _age(now, rotated)
+    return {} if age is None else {"age_days": age}

@@ -56,6 +56,9 @@ class CheckSpec(Generic[S]):
     scope: str
     thresholds: Mapping[str, int] = field(default_factory=dict)
     fn: CheckFn[S] = field(kw_only=True)
+    # Report columns it reads that a report may lack (the pre-2015 format has no
+    # access_key_N_last_used_*): for a report without one, the check is not evaluated.
+    needs: frozenset[str] = field(default=frozenset(), kw_only=True)
 
     def __post_init__(self) -> None:
         if self.scope not in SCOPES:
