@@ -169,6 +169,8 @@ FLAGS: tuple[Flag, ...] = (
     Flag("refresh.workers", "accounts refreshed in parallel", _positive_int, "N"),
     Flag("report-file", "serve this saved credential report instead of AWS, re-read on "
          "every refresh; repeatable", str, "PATH", repeatable=True),
+    Flag("report.allow-incomplete", "serve reports without the <root_account> row (moto, "
+         "trimmed fixtures) without the root checks, instead of failing the refresh"),
     Flag("demo", "serve two built-in synthetic accounts (no AWS, no network)"),
     Flag("metrics.finding-series", "export aws_iam_finding, one series per finding"),
     Flag("metrics.finding-series-limit", "at most this many aws_iam_finding series; the "

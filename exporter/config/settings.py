@@ -31,6 +31,7 @@ class Settings:
     refresh_interval: timedelta = timedelta(hours=1)
     refresh_workers: int = 4
     report_file: tuple[str, ...] = ()
+    report_allow_incomplete: bool = False
     demo: bool = False
     metrics_finding_series: bool = True
     metrics_finding_series_limit: int = 50_000

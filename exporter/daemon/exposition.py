@@ -330,13 +330,13 @@ class SnapshotCollector(Collector):
             counts = summary.by_check()
             skipped = summary.exempted
             for cid, cfg in enabled:
-                if CHECKS[cid].scope in state.unevaluated:
+                if cid in summary.not_evaluated or CHECKS[cid].scope in state.unevaluated:
                     continue
                 findings.add_metric([aid, cid, cfg.severity], counts.get(cid, 0))
                 exempted.add_metric([aid, cid], skipped.get(cid, 0))
             for cid, reason in STALE_KEY_CHECKS.items():
                 key_check = self.config.checks.get(cid)
-                if key_check is not None and key_check.enabled:
+                if key_check is not None and key_check.enabled and cid not in summary.not_evaluated:
                     stale.add_metric([aid, key_check.severity, reason], counts.get(cid, 0))
         yield from (findings, exempted, stale)
 

@@ -30,6 +30,7 @@ from exporter.config import Config
 from exporter.config.flags import format_duration
 from exporter.config.settings import Settings
 from exporter.core.analyse import analyse
+from exporter.core.report import IncompleteReportError, require_complete
 from exporter.daemon.exposition import ExpositionOptions, render
 from exporter.daemon.ownership import AccountTable
 from exporter.daemon.publisher import Publisher
@@ -204,6 +205,14 @@ class Refresher:
                                  time.monotonic() - started)  # fmt: skip
         if self._table.owned_elsewhere(account_id, target.key):
             return _Result(account_id, None, "duplicate_account")
+        if not self.config.settings.report_allow_incomplete:
+            try:
+                require_complete(analysis.report)
+            except IncompleteReportError as err:
+                # Its silence must not read as a clean account: the last good data stays.
+                return self._failure(target, account_id, "incomplete_report",
+                                     f"{target.name}: {err}", now,
+                                     time.monotonic() - started)  # fmt: skip
         duration = time.monotonic() - started  # the report's: fetched and evaluated
         state = succeeded(self._table.state_for(account_id, target.name), analysis, now, duration)
         state = self._hooked(target, state, now)

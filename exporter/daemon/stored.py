@@ -53,6 +53,9 @@ class AnalysisSummary:
     # Findings with a user, in Finding.sort_key order (a stable sort).
     series: tuple[SeriesEntry, ...]
     role_findings: tuple[Finding, ...]  # checks of scope "role", in evaluation order
+    # Enabled checks whose input the report lacks (no root row, old format): absent
+    # from the metrics, never a clean 0.
+    not_evaluated: frozenset[str] = frozenset()
 
     def by_check(self) -> Counter[str]:
         counts: Counter[str] = Counter()
@@ -89,6 +92,7 @@ def summarise(analysis: Analysis) -> AnalysisSummary:
         exempted=dict(Counter(f.check for f in evaluation.exempted)),
         series=tuple(entries),
         role_findings=findings_of_scope(findings, "role"),
+        not_evaluated=frozenset(evaluation.not_evaluated),
     )
 
 
@@ -108,7 +112,7 @@ class StoredAnalysis:
     @property
     def report(self) -> CredentialReport:
         content = zlib.decompress(self.content)
-        return parse_report(content).with_generated_time(self.generated_time)
+        return parse_report(content, self.generated_time, self.evaluated_at)
 
     @property
     def evaluation(self) -> Evaluation:
@@ -158,9 +162,10 @@ def store(
 def _appended(base: Evaluation, final: Evaluation) -> Evaluation | None:
     """What ``merge(base, added) == final`` needs as ``added``; None if there is none."""
     parts: list[tuple[Any, ...]] = []
-    for before, after in zip(base, final, strict=True):
+    for before, after in zip(base[:4], final[:4], strict=True):
         if after[: len(before)] != before:
             return None
         parts.append(after[len(before) :])
-    added = Evaluation(*parts)
+    findings, exempted, expired, problems = parts
+    added = Evaluation(findings, exempted, expired, problems, final.not_evaluated)
     return added if merge(base, added) == final else None

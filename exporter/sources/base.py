@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NamedTuple, Protocol, runtime_checkable
 
 from exporter.core.records import AccountFacts, FetchedReport, RoleRecord
-from exporter.core.report import ReportFormatError
+from exporter.core.report import IncompleteReportError, ReportFormatError
 
 REASONS = (
     "throttled",
@@ -28,6 +28,7 @@ REASONS = (
     "report_expired",
     "report_not_present",
     "invalid_report",
+    "incomplete_report",
     "role_missing",
     "file_error",
     # The daemon's own: another source already yields the same account.
@@ -48,6 +49,8 @@ def failure_reason(err: BaseException) -> str:
     """The ``reason`` label of a failed refresh or audit."""
     if isinstance(err, SourceError):
         return err.reason
+    if isinstance(err, IncompleteReportError):
+        return "incomplete_report"
     if isinstance(err, ReportFormatError):
         return "invalid_report"
     return "error"
