@@ -10,10 +10,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client import GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECTOR
+from prometheus_client.registry import Collector
+
 from exporter import __version__
 from exporter.config import Config
 from exporter.config.flags import parse_listen_address
-from exporter.daemon.exposition import ExpositionOptions
+from exporter.daemon.exposition import ExpositionOptions, LiveMetrics
 from exporter.daemon.http import (
     Authenticator,
     HeadersProvider,
@@ -41,6 +44,8 @@ class Hooks:
     on_report: Sequence[ReportHook] = ()
     on_snapshot: Sequence[Callable[[Snapshot], None]] = ()
     header: Callable[[], str] = lambda: ""
+    # Rendered at every scrape with the process metrics (the web config's reload state).
+    live_collectors: Sequence[Collector] = ()
     # A snapshot to serve before the first refresh (e.g. restored from --state.dir).
     initial_snapshot: Snapshot | None = None
 
@@ -79,6 +84,9 @@ class Daemon:
             headers=hooks.headers,
             ssl_context=hooks.ssl_context,
             now=now,
+            live=LiveMetrics(
+                (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR, *hooks.live_collectors)
+            ),
         )
         listen = parse_listen_address(settings.web_listen_address)
         self._http = ServerThread(listen, self.app, settings.web_max_connections)

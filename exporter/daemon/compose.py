@@ -63,11 +63,17 @@ def fixed_targets(settings: Settings) -> list[AccountTarget]:
 
 def web_hooks(settings: Settings) -> Hooks:
     """TLS, auth and headers from --web.config.file (invalid: start-up stops here)."""
+    from exporter.daemon.web_metrics import WebReloadCollector
     from exporter.web import WebAccess
     from exporter.web.hooks import WebHooks
 
     web = WebHooks(WebAccess(settings.web_config_file))
-    return Hooks(auth=web.auth, headers=web.headers, ssl_context=web.ssl_context)
+    return Hooks(
+        auth=web.auth,
+        headers=web.headers,
+        ssl_context=web.ssl_context,
+        live_collectors=(WebReloadCollector(web.reload_status),),
+    )
 
 
 def with_state(hooks: Hooks, directory: str, config: Config, options: ExpositionOptions) -> Hooks:

@@ -19,7 +19,13 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from tests.support.exporter_process import ExporterProcess, exporter_process
+from tests.support.exporter_process import (
+    ExporterProcess,
+    Samples,
+    exporter_process,
+    parse_samples,
+    sample_value,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -118,3 +124,35 @@ def test_rewriting_the_web_config_in_place_never_lets_an_unauthenticated_scrape_
     assert "is empty" in log and "cannot switch basic auth off" in log
     assert authorized(exp) == 200  # the last good config is in force
     assert exp.proc.poll() is None
+
+
+def reload_samples(exp: ExporterProcess) -> Samples:
+    token = base64.b64encode(f"prometheus:{PASSWORD}".encode()).decode()
+    status, _, body = exp.get("/metrics", headers={"Authorization": f"Basic {token}"})
+    assert status == 200
+    return parse_samples(body.decode())
+
+
+def test_a_refused_reload_shows_in_the_metrics(
+    exporter: tuple[ExporterProcess, Path],
+) -> None:
+    """The last good config stays, and the reload metrics say the new one was refused."""
+    exp, path = exporter
+    ok = reload_samples(exp)
+    assert sample_value(ok, "aws_iam_exporter_web_config_last_reload_successful") == 1
+    assert sample_value(ok, "aws_iam_exporter_web_config_reload_failures_total") == 0
+    stamp = "aws_iam_exporter_web_config_last_reload_success_timestamp_seconds"
+    before = sample_value(ok, stamp)
+    assert before is not None and before > 0
+    path.write_text("")
+    deadline = time.monotonic() + 20
+    got = ok
+    while time.monotonic() < deadline:
+        got = reload_samples(exp)
+        if sample_value(got, "aws_iam_exporter_web_config_last_reload_successful") == 0:
+            break
+        time.sleep(0.2)
+    assert sample_value(got, "aws_iam_exporter_web_config_last_reload_successful") == 0
+    failures = sample_value(got, "aws_iam_exporter_web_config_reload_failures_total")
+    assert failures is not None and failures >= 1
+    assert sample_value(got, stamp) == before
