@@ -110,6 +110,17 @@ OK = {"user": "a", "reason": "r"}
             {"exemptions": [OK, {"user": "b", "reason": "r", "expires": 9}]},
             "exemptions[1].expires: must be a date",
         ),
+        ({"exemptions": [{**OK, "id": ""}]}, "exemptions[0].id: must be a non-empty string"),
+        ({"exemptions": [{**OK, "id": 7}]}, "exemptions[0].id: must be a non-empty string"),
+        (
+            {"exemptions": [{**OK, "id": "ci"}, {**OK, "id": " ci "}]},
+            "exemptions[1].id: 'ci' is already the id of exemptions[0]",
+        ),
+        # An explicit id may not take the default id of another entry.
+        (
+            {"exemptions": [{**OK, "id": "exemptions[1]"}, OK]},
+            "exemptions[1].id: 'exemptions[1]' is already the id of exemptions[0]",
+        ),
     ],
 )
 def test_invalid_config_names_the_key(data: Any, key: str) -> None:
@@ -172,3 +183,20 @@ def test_the_documented_example_is_valid() -> None:
     config = load_config(EXAMPLE)
     assert config.checks["access_key_not_rotated"].programmatic["max_age_days"] == 365
     assert config.exemptions
+
+
+def test_exemption_ids_default_to_their_place_in_the_list() -> None:
+    config = config_from_dict(
+        {"exemptions": [OK, {**OK, "id": "  ci-keys "}, {"user": "b", "reason": "r"}]}
+    )
+    assert [ident for ident, _ in config.named_exemptions()] == [
+        "exemptions[0]",
+        "ci-keys",
+        "exemptions[2]",
+    ]
+    assert [e for _, e in config.named_exemptions()] == list(config.exemptions)
+    # The id names the entry only: the exemption itself is the same with or without it.
+    assert config.exemptions[0] == config.exemptions[1]
+    # Built in code, without ids: every exemption still has one.
+    built = Config(exemptions=config.exemptions[:2])
+    assert [ident for ident, _ in built.named_exemptions()] == ["exemptions[0]", "exemptions[1]"]
