@@ -39,6 +39,7 @@ from exporter.config import Config
 from exporter.config.flags import format_duration
 from exporter.config.settings import Settings
 from exporter.core.checks import CHECKS
+from exporter.daemon.exemptions import ExemptionStatus
 from exporter.daemon.snapshot import AccountState, Exposition, PendingSource
 from exporter.daemon.stored import (
     AnalysisSummary,
@@ -103,9 +104,10 @@ def render(
     config: Config,
     options: ExpositionOptions,
     pending: Sequence[PendingSource] = (),
+    exemptions: Sequence[ExemptionStatus] = (),
 ) -> Exposition:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(accounts, config, options, pending))
+    registry.register(SnapshotCollector(accounts, config, options, pending, exemptions))
     for make in options.collectors:
         registry.register(make(accounts))
     text = generate_latest(registry)
@@ -193,11 +195,13 @@ class SnapshotCollector(Collector):
         config: Config,
         options: ExpositionOptions,
         pending: Sequence[PendingSource] = (),
+        exemptions: Sequence[ExemptionStatus] = (),
     ) -> None:
         self.accounts = accounts
         self.config = config
         self.options = options
         self.pending = pending
+        self.exemptions = exemptions
         self.cached = (
             f"From the cached credential report, refreshed every "
             f"{format_duration(options.refresh_interval)}."
@@ -212,6 +216,7 @@ class SnapshotCollector(Collector):
         yield from self._health()
         yield from self._inventory()
         yield from self._findings()
+        yield from self._exemptions()
         yield from self._finding_series()
         if self.options.user_facts:
             yield from self._user_facts()
@@ -339,6 +344,29 @@ class SnapshotCollector(Collector):
                 if key_check is not None and key_check.enabled:
                     stale.add_metric([aid, key_check.severity, reason], counts.get(cid, 0))
         yield from (findings, exempted, stale)
+
+    def _exemptions(self) -> Iterator[Metric]:
+        # Of the configuration, not of an account: no account_id.
+        count = _gauge(
+            "aws_iam_exemptions",
+            "Exemptions in the configuration, by state: active (it applies) or expired "
+            "(past its expires day: it no longer applies, its findings are reported).",
+            ["state"],
+        )
+        expired = sum(1 for s in self.exemptions if s.expired)
+        count.add_metric(["active"], len(self.exemptions) - expired)
+        count.add_metric(["expired"], expired)
+        expiry = _gauge(
+            "aws_iam_exemption_expiry_timestamp_seconds",
+            "Unix time at which each exemption stops applying: the end of its expires day "
+            "in UTC (the following midnight), for it applies through that whole day. "
+            "Exemptions without expires have no series.",
+            ["exemption"],
+        )
+        for status in self.exemptions:
+            if status.ends_at is not None:
+                expiry.add_metric([status.id], _ts(status.ends_at))
+        yield from (count, expiry)
 
     def _finding_series(self) -> Iterator[Metric]:
         if not self.options.finding_series:
