@@ -12,10 +12,11 @@ from __future__ import annotations
 import gzip
 import heapq
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import repeat
+from typing import TypeVar
 
 from prometheus_client import (
     GC_COLLECTOR,
@@ -48,6 +49,9 @@ from exporter.daemon.stored import (
     series_severity,
     summary_of,
 )
+from exporter.sources.base import REASONS
+
+K = TypeVar("K", str, tuple[str, str])
 
 CONTENT_TYPE_TEXT = CONTENT_TYPE_PLAIN_0_0_4
 CONTENT_TYPE_OPENMETRICS = om.CONTENT_TYPE_LATEST
@@ -261,7 +265,7 @@ class SnapshotCollector(Collector):
                 duration.add_metric([s.account_id], s.duration_seconds)
             if s.last_success is not None:
                 last.add_metric([s.account_id], _ts(s.last_success))
-            for reason, count in sorted(s.errors_total.items()):
+            for reason, count in with_zeros(s.errors_total, REASONS):
                 errors.add_metric([s.account_id, reason], count)
         yield from (info, success, last, duration, errors, self._pending())
 
@@ -439,6 +443,14 @@ class SnapshotCollector(Collector):
                     if isinstance(k.last_used, datetime):
                         used.add_metric([aid, user, str(k.number)], _ts(k.last_used))
         yield from (mfa, pw, rotated, used)
+
+
+def with_zeros(counts: Mapping[K, int], known: Iterable[K]) -> list[tuple[K, int]]:
+    """``counts`` with every ``known`` key, 0 if it never counted: a counter that only
+    appears at its first increment hides that increment from increase() and rate()."""
+    every = dict.fromkeys(known, 0)
+    every.update(counts)
+    return sorted(every.items())
 
 
 def _ranked(

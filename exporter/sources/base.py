@@ -28,6 +28,7 @@ REASONS = (
     "report_expired",
     "report_not_present",
     "invalid_report",
+    "incomplete_report",
     "role_missing",
     "file_error",
     # The daemon's own: another source already yields the same account.
