@@ -174,8 +174,18 @@ def test_demo_findings_fire_their_alerts(stack: Stack) -> None:
         ("AwsIamConsoleUsersWithoutMfa", DEMO_ACCOUNT),
         # The sandbox's root has (virtual) MFA and no keys; one console user has no MFA.
         ("AwsIamConsoleUsersWithoutMfa", SANDBOX_ACCOUNT),
+        # The demo's exemptions (exporter/sources/demo.py): one ends in 10 days, one
+        # ended 3 days ago. They belong to no account.
+        ("AwsIamExemptionExpiringSoon", ""),
+        ("AwsIamExemptionExpired", ""),
     }
     firing = _wait_active(stack.prom, "firing", expected)
+    soon = firing[("AwsIamExemptionExpiringSoon", "")]
+    assert soon["labels"]["exemption"] == "legacy-soap-migration"
+    assert 10 * 86400 < float(soon["value"]) <= 11 * 86400
+    lapsed = firing[("AwsIamExemptionExpired", "")]
+    assert lapsed["labels"]["exemption"] == "contractor-offboarding"
+    assert 2 * 86400 <= float(lapsed["value"]) < 3 * 86400
     root = firing[("AwsIamRootMfaDisabled", DEMO_ACCOUNT)]
     assert root["labels"]["severity"] == "critical"
     assert root["annotations"]["runbook_url"].endswith("/docs/runbook.md#awsiamrootmfadisabled")
