@@ -183,6 +183,8 @@ def test_the_exemption_warning_period_is_written_once_and_documented_as_such() -
     assert f"| `AwsIamExemptionExpiringSoon` | low | an exemption of the configuration " \
         f"stops applying within {days} days |" in readme  # fmt: skip
     assert f"{days}-day warning period is written once" in readme
+    configuration = (REPO / "docs" / "configuration.md").read_text()
+    assert f"`AwsIamExemptionExpiringSoon` (within {days} days)" in configuration
 
 
 def alert_params() -> list[Any]:
