@@ -7,29 +7,66 @@ what this builder makes; the tests run the same comparison.
 
 Every panel and every query uses the ``$datasource`` variable (a Prometheus data
 source picked in the dashboard, so file provisioning needs no ``__inputs``), and
-every selector filters on ``$job`` and ``$account_id``.
+every selector filters on ``$job`` and ``$account_id`` (the exemptions' on ``$job``:
+they belong to the exporter's configuration, not to an account).
+
+Two exporters may export the same account at once (a rollout overlap, two replicas of
+one shard), so no query sums an exporter series across instances: ``once()`` first
+keeps one figure per account, as the recording rules do.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 DASHBOARD_DIR = Path(__file__).resolve().parent / "dashboards"
+ALERT_RULES = (
+    Path(__file__).resolve().parents[1]
+    / "deploy"
+    / "prometheus"
+    / "rules"
+    / "aws-iam-alerts.rules.yml"
+)
 OVERVIEW_UID = "aws-iam-credentials-overview"
 ACCOUNT_UID = "aws-iam-credentials-account"
 TAG = "aws-iam-credential-exporter"
 
 DS = {"type": "prometheus", "uid": "${datasource}"}
 SEL = 'job=~"$job", account_id=~"$account_id"'
+JOB = 'job=~"$job"'
 
 SEVERITY_COLOURS = {"critical": "red", "high": "orange", "medium": "yellow", "low": "blue"}
 
 Json = dict[str, Any]
+
+
+def once(selector: str, *labels: str) -> str:
+    """One series per job, account and ``labels`` of an exporter series, however many
+    instances export that account: the largest of their figures."""
+    return f"max by ({', '.join(('job', 'account_id', *labels))}) ({selector})"
+
+
+# Failed refreshes per account and reason (every reason's counter starts at 0).
+REFRESH_ERRORS = once(
+    f"increase(aws_iam_exporter_refresh_errors_total{{{SEL}}}[$__rate_interval])", "reason"
+)
+# Console users without MFA, per account (root is severity critical).
+CONSOLE_WITHOUT_MFA = once(f'aws_iam_users_without_mfa{{{SEL}, severity="high"}}')
+
+
+def exemption_warning_days() -> int:
+    """The warning period of AwsIamExemptionExpiringSoon, written only in its rule."""
+    text = ALERT_RULES.read_text()
+    m = re.search(r"- alert: AwsIamExemptionExpiringSoon\n\s+expr: .* < (\d+) \* 86400 > 0\n", text)
+    if m is None:
+        raise SystemExit(f"{ALERT_RULES}: no warning period in AwsIamExemptionExpiringSoon")
+    return int(m[1])
 
 
 def target(expr: str, legend: str = "", *, instant: bool = False, table: bool = False) -> Json:
@@ -149,6 +186,7 @@ def stat(
     colour_mode: str = "value",
     mappings: list[Json] | None = None,
     text_mode: str = "auto",
+    overrides: list[Json] | None = None,
 ) -> Json:
     defaults: Json = {
         "thresholds": steps or thresholds((None, "green")),
@@ -164,7 +202,16 @@ def stat(
         "orientation": "auto",
         "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
     }
-    return panel("stat", title, description, targets, unit=unit, options=options, defaults=defaults)
+    return panel(
+        "stat",
+        title,
+        description,
+        targets,
+        unit=unit,
+        options=options,
+        defaults=defaults,
+        overrides=overrides,
+    )
 
 
 def severity_stat(severity: str) -> Json:
@@ -296,7 +343,12 @@ def findings_table() -> Json:
         "One row per finding from aws_iam_finding: account, severity, check, IAM user and "
         "access key number (empty when the finding is not about a key). When the exporter's "
         "series cap applies, some rows are left out: see 'Report problems and dropped series'.",
-        [target(f"aws_iam_finding{{{SEL}}}", table=True)],
+        [
+            target(
+                once(f"aws_iam_finding{{{SEL}}}", "check", "severity", "user", "key"),
+                table=True,
+            )
+        ],
         hide=("Time", "__name__", "job", "instance", "Value"),
         order=("account_id", "severity", "check", "user", "key"),
         overrides=[*severity_overrides(by_name=False), account_link("Account dashboard")],
@@ -411,7 +463,7 @@ def health_panels(lay: Layout) -> None:
             ],
             unit="s",
         ),
-        8,
+        7,
         7,
     )
     lay.add(
@@ -420,19 +472,17 @@ def health_panels(lay: Layout) -> None:
             "Failed refreshes per account and reason (throttled, access_denied, ...), "
             "from aws_iam_exporter_refresh_errors_total; 0 for an account with no failure.",
             [
-                # The exporter creates a reason's counter at its first failure, so an
-                # account that never failed has none: show it as 0, not as no data.
+                # Every reason's counter exists from the start at 0: the reasons that rose,
+                # and one 0 for each account where none did (not one per reason).
                 target(
-                    "sum by (account_id, reason) "
-                    f"(increase(aws_iam_exporter_refresh_errors_total{{{SEL}}}[$__rate_interval]))"
-                    " or on (account_id) "
-                    f"0 * max by (account_id) (aws_iam_exporter_refresh_success{{{SEL}}})",
+                    f"sum by (account_id, reason) ({REFRESH_ERRORS}) > 0 "
+                    f"or on (account_id) sum by (account_id) ({REFRESH_ERRORS})",
                     "{{account_id}} {{reason}}",
                 )
             ],
             bars=True,
         ),
-        8,
+        7,
         7,
     )
     lay.add(
@@ -443,19 +493,130 @@ def health_panels(lay: Layout) -> None:
             "should be 0.",
             [
                 target(
-                    f"sum(aws_iam_credential_report_problems{{{SEL}}})",
+                    f"sum({once(f'aws_iam_credential_report_problems{{{SEL}}}')})",
                     "report problems",
                     instant=True,
                 ),
                 target(
-                    f"sum(aws_iam_finding_series_dropped{{{SEL}}})",
+                    f"sum({once(f'aws_iam_finding_series_dropped{{{SEL}}}')})",
                     "dropped finding series",
                     instant=True,
                 ),
             ],
             steps=thresholds((None, "green"), (1, "yellow")),
         ),
-        8,
+        5,
+        7,
+    )
+    lay.add(
+        stat(
+            "Incomplete reports",
+            "Refreshes in the time range that failed because the credential report had no "
+            "root row (reason incomplete_report): every user it leaves out would read as "
+            "deleted, so the exporter keeps the last complete report. Should be 0.",
+            [
+                target(
+                    "round(sum("
+                    + once(
+                        "increase(aws_iam_exporter_refresh_errors_total"
+                        f'{{{SEL}, reason="incomplete_report"}}[$__range])'
+                    )
+                    + "))",
+                    "incomplete reports",
+                    instant=True,
+                )
+            ],
+            steps=thresholds((None, "green"), (1, "orange")),
+        ),
+        5,
+        7,
+    )
+
+
+def exemption_panels(lay: Layout) -> None:
+    """The exporter's exemptions: of its configuration, so the same for every account."""
+    soon = exemption_warning_days()
+    lay.add(
+        stat(
+            "Exemptions",
+            "Exemptions in the exporters' configuration (all accounts), active or expired. "
+            "An expired one no longer applies: its findings are reported again. Red while "
+            "any is expired (AwsIamExemptionExpired).",
+            [
+                target(
+                    f'sum(max by (job) (aws_iam_exemptions{{{JOB}, state="active"}}))',
+                    "active",
+                    instant=True,
+                ),
+                target(
+                    f'sum(max by (job) (aws_iam_exemptions{{{JOB}, state="expired"}}))',
+                    "expired",
+                    instant=True,
+                ),
+            ],
+            colour_mode="background",
+            overrides=[
+                {
+                    "matcher": {"id": "byName", "options": "expired"},
+                    "properties": [
+                        {"id": "thresholds", "value": thresholds((None, "green"), (1, "red"))}
+                    ],
+                }
+            ],
+        ),
+        6,
+        7,
+    )
+    expiry = f"exemption:aws_iam_exemption_expiry_timestamp_seconds:max{{{JOB}}}"
+    lay.add(
+        table(
+            "Exemptions by expiry",
+            "Each exemption with an expires date: when it stops applying (the end of that "
+            "day, UTC) and the days left. Red once expired, orange within the "
+            f"{soon}-day warning of AwsIamExemptionExpiringSoon. Exemptions that never "
+            "expire are not listed; the exporter's landing page lists every exemption "
+            "with the findings it suppresses.",
+            [
+                target(f"{expiry} * 1000", table=True),
+                target(f"({expiry} - time()) / 86400", table=True),
+            ],
+            hide=("Time", "job"),
+            order=("exemption", "Value #A", "Value #B"),
+            rename={"Value #A": "Ends", "Value #B": "Days left"},
+            overrides=[
+                {
+                    "matcher": {"id": "byName", "options": "Ends"},
+                    "properties": [{"id": "unit", "value": "dateTimeAsIso"}],
+                },
+                {
+                    "matcher": {"id": "byName", "options": "Days left"},
+                    "properties": [
+                        {"id": "decimals", "value": 1},
+                        {"id": "custom.cellOptions", "value": {"type": "color-background"}},
+                        {"id": "color", "value": {"mode": "thresholds"}},
+                        {
+                            "id": "thresholds",
+                            "value": thresholds((None, "red"), (0, "orange"), (soon, "green")),
+                        },
+                        {
+                            "id": "mappings",
+                            "value": [
+                                {
+                                    "type": "range",
+                                    "options": {
+                                        "from": -1e9,
+                                        "to": 0,
+                                        "result": {"text": "EXPIRED", "color": "red", "index": 0},
+                                    },
+                                }
+                            ],
+                        },
+                    ],
+                },
+            ],
+            merge=True,
+        ),
+        18,
         7,
     )
 
@@ -555,7 +716,7 @@ def overview() -> Json:
         stat(
             "IAM users",
             "IAM users in the credential reports of the selected accounts (root excluded).",
-            [target(f"sum(aws_iam_users{{{SEL}}})", instant=True)],
+            [target(f"sum({once(f'aws_iam_users{{{SEL}}}')})", instant=True)],
         ),
         4,
         4,
@@ -615,7 +776,7 @@ def overview() -> Json:
             "(aws_iam_users_without_mfa, severity high). Root is in the table on the left.",
             [
                 target(
-                    f'sum by (account_id) (aws_iam_users_without_mfa{{{SEL}, severity="high"}})',
+                    f"sum by (account_id) ({CONSOLE_WITHOUT_MFA})",
                     "{{account_id}}",
                     instant=True,
                 )
@@ -649,7 +810,7 @@ def overview() -> Json:
             "numbers the 'increased' alerts watch.",
             [
                 target(
-                    f'sum(aws_iam_users_without_mfa{{{SEL}, severity="high"}})',
+                    f"sum({CONSOLE_WITHOUT_MFA})",
                     "console users without MFA",
                 ),
                 target(
@@ -668,8 +829,12 @@ def overview() -> Json:
             "enabled or removed, keys created, deactivated or deleted).",
             [
                 target(
-                    "sum by (change) "
-                    f"(increase(aws_iam_credential_changes_total{{{SEL}}}[$__rate_interval]))",
+                    "sum by (change) ("
+                    + once(
+                        f"increase(aws_iam_credential_changes_total{{{SEL}}}[$__rate_interval])",
+                        "change",
+                    )
+                    + ")",
                     "{{change}}",
                 )
             ],
@@ -686,7 +851,7 @@ def overview() -> Json:
             "Findings per check in the selected accounts; docs/checks.md explains each check.",
             [
                 target(
-                    f"sort_desc(sum by (check) (aws_iam_findings{{{SEL}}}))",
+                    f"sort_desc(sum by (check) ({once(f'aws_iam_findings{{{SEL}}}', 'check')}))",
                     "{{check}}",
                     instant=True,
                 )
@@ -696,6 +861,9 @@ def overview() -> Json:
         12,
     )
     lay.add(findings_table(), 16, 12)
+
+    lay.row("Exemptions")
+    exemption_panels(lay)
 
     lay.row("Exporter health")
     health_panels(lay)
@@ -734,7 +902,7 @@ def account() -> Json:
         stat(
             "IAM users",
             "IAM users in this account's credential report (root excluded).",
-            [target(f"sum(aws_iam_users{{{SEL}}})", instant=True)],
+            [target(f"sum({once(f'aws_iam_users{{{SEL}}}')})", instant=True)],
         ),
         4,
         4,
@@ -795,7 +963,7 @@ def account() -> Json:
             "IAM users with a console password and no MFA device.",
             [
                 target(
-                    f'sum(aws_iam_users_without_mfa{{{SEL}, severity="high"}})',
+                    f"sum({CONSOLE_WITHOUT_MFA})",
                     instant=True,
                 )
             ],
@@ -808,7 +976,7 @@ def account() -> Json:
         stat(
             "Exempted findings",
             "Findings suppressed by the exemption list in the exporter's configuration.",
-            [target(f"sum(aws_iam_exempted_findings{{{SEL}}})", instant=True)],
+            [target(f"sum({once(f'aws_iam_exempted_findings{{{SEL}}}', 'check')})", instant=True)],
         ),
         4,
         4,
@@ -820,8 +988,15 @@ def account() -> Json:
             "Findings by check",
             "Findings and exempted findings per check, with the check's severity.",
             [
-                target(f"sum by (check, severity) (aws_iam_findings{{{SEL}}})", table=True),
-                target(f"sum by (check) (aws_iam_exempted_findings{{{SEL}}})", table=True),
+                target(
+                    "sum by (check, severity) "
+                    f"({once(f'aws_iam_findings{{{SEL}}}', 'check', 'severity')})",
+                    table=True,
+                ),
+                target(
+                    f"sum by (check) ({once(f'aws_iam_exempted_findings{{{SEL}}}', 'check')})",
+                    table=True,
+                ),
             ],
             order=("check", "severity", "Value #A", "Value #B"),
             rename={"Value #A": "findings", "Value #B": "exempted"},
@@ -837,7 +1012,12 @@ def account() -> Json:
         timeseries(
             "Findings by check over time",
             "Findings per check over time; checks with no finding are left out.",
-            [target(f"sum by (check) (aws_iam_findings{{{SEL}}}) > 0", "{{check}}")],
+            [
+                target(
+                    f"sum by (check) ({once(f'aws_iam_findings{{{SEL}}}', 'check')}) > 0",
+                    "{{check}}",
+                )
+            ],
         ),
         16,
         8,
@@ -848,8 +1028,11 @@ def account() -> Json:
             "Changes between consecutive credential reports during the dashboard's time range.",
             [
                 target(
-                    "sum by (change) "
-                    f"(increase(aws_iam_credential_changes_total{{{SEL}}}[$__range]))",
+                    "sum by (change) ("
+                    + once(
+                        f"increase(aws_iam_credential_changes_total{{{SEL}}}[$__range])", "change"
+                    )
+                    + ")",
                     "{{change}}",
                     instant=True,
                 )
@@ -864,8 +1047,12 @@ def account() -> Json:
             "Changes between consecutive credential reports over time.",
             [
                 target(
-                    "sum by (change) "
-                    f"(increase(aws_iam_credential_changes_total{{{SEL}}}[$__rate_interval]))",
+                    "sum by (change) ("
+                    + once(
+                        f"increase(aws_iam_credential_changes_total{{{SEL}}}[$__rate_interval])",
+                        "change",
+                    )
+                    + ")",
                     "{{change}}",
                 )
             ],
@@ -874,6 +1061,9 @@ def account() -> Json:
         16,
         8,
     )
+
+    lay.row("Exemptions")
+    exemption_panels(lay)
 
     lay.row("Exporter health")
     health_panels(lay)

@@ -36,6 +36,17 @@ class Config(Policy):
 
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
     settings: Settings = field(default_factory=Settings)
+    # The `id` of each entry of `exemptions`, in the same order: what metrics, logs and
+    # the landing page call it. Entries without one (or built in code) are `exemptions[N]`.
+    exemption_ids: tuple[str, ...] = ()
+
+    def named_exemptions(self) -> tuple[tuple[str, Exemption], ...]:
+        """``(id, exemption)`` of every exemption, in the configuration's order."""
+        ids = self.exemption_ids
+        return tuple(
+            (ids[i] if i < len(ids) else default_exemption_id(i), e)
+            for i, e in enumerate(self.exemptions)
+        )
 
 
 def load_config(path: str | Path | None) -> Config:
@@ -75,9 +86,11 @@ def config_from_dict(data: Any, source: str = "config") -> Config:
     _require_mapping(flags, "flags")
     settings = settings_from_file(flags)
     accounts = parse_accounts(data.get("accounts"))
+    named = _exemptions(_or_default(data.get("exemptions"), []))
     return Config(
         checks=_checks(_or_default(data.get("checks"), {})),
-        exemptions=_exemptions(_or_default(data.get("exemptions"), [])),
+        exemptions=tuple(e for _, e in named),
+        exemption_ids=tuple(i for i, _ in named),
         settings=settings,
         accounts=accounts,
         roles=accounts.roles,
@@ -136,15 +149,41 @@ def _thresholds(where: str, known: Mapping[str, int], raw: Any) -> dict[str, int
     return out
 
 
-def _exemptions(raw: Any) -> tuple[Exemption, ...]:
+def default_exemption_id(index: int) -> str:
+    return f"exemptions[{index}]"
+
+
+def _exemptions(raw: Any) -> tuple[tuple[str, Exemption], ...]:
     if not isinstance(raw, list):
         raise ConfigError("exemptions: must be a list")
-    return tuple(_exemption(f"exemptions[{i}]", e) for i, e in enumerate(raw))
+    named = tuple(
+        (_exemption_id(default_exemption_id(i), e), _exemption(default_exemption_id(i), e))
+        for i, e in enumerate(raw)
+    )
+    seen: dict[str, int] = {}
+    for i, (ident, _) in enumerate(named):
+        if ident in seen:
+            raise ConfigError(
+                f"{default_exemption_id(i)}.id: {ident!r} is already the id of "
+                f"{default_exemption_id(seen[ident])} (ids name one exemption each)"
+            )
+        seen[ident] = i
+    return named
+
+
+def _exemption_id(where: str, raw: Any) -> str:
+    """The entry's ``id``; without one, its place in the list."""
+    if not isinstance(raw, Mapping) or "id" not in raw:
+        return where
+    ident = raw["id"]
+    if not isinstance(ident, str) or not ident.strip():
+        raise ConfigError(f"{where}.id: must be a non-empty string, got {ident!r}")
+    return ident.strip()
 
 
 def _exemption(where: str, raw: Any) -> Exemption:
     _require_mapping(raw, where)
-    allowed = ("user", "arn", "checks", "reason", "expires")
+    allowed = ("id", "user", "arn", "checks", "reason", "expires")
     for key in raw:
         if key not in allowed:
             raise ConfigError(

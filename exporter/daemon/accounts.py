@@ -34,10 +34,20 @@ from exporter.core.analyse import Analysis
 from exporter.core.evaluate import evaluate_details, merge
 from exporter.core.findings import role_name
 from exporter.core.sharding import Shard
+from exporter.daemon.exposition import with_zeros
 from exporter.daemon.refresh import AccountTarget
 from exporter.daemon.snapshot import AccountState, DetailsState
 from exporter.daemon.stored import summary_of
-from exporter.sources.base import AccountDetails, AccountDetailsSource
+from exporter.sources.base import REASONS, AccountDetails, AccountDetailsSource
+
+# What an IAM or Organizations call can fail with: the reasons the detail and discovery
+# counters start at 0 with. The others are the credential report's own (or a file's, or
+# the daemon's); one of them would still be counted, from 1.
+CALL_REASONS = tuple(
+    r for r in REASONS
+    if r not in {"report_in_progress", "report_expired", "report_not_present", "invalid_report",
+                 "incomplete_report", "file_error", "duplicate_account"}
+)  # fmt: skip
 
 
 class AccountsWiring:
@@ -59,6 +69,17 @@ class AccountsWiring:
         self.directory = None if fixed else (directory or self._directory(flags))
         self.configured = len(self._fixed)
         self.discovery_error: str | None = None
+        # The accounts whose roles and account facts are fetched, and the parts fetched:
+        # every AWS account; of the fixed targets, those whose source can (the demo).
+        self.detail_parts = tuple(
+            part
+            for part, on in (("roles", self.accounts.roles.enabled),
+                             ("account", self.accounts.account_checks))
+            if on
+        )  # fmt: skip
+        self._fixed_with_details = {
+            t.account_id for t in self._fixed if isinstance(t.source, AccountDetailsSource)
+        }
 
     def _directory(self, flags: Settings) -> Any:
         from exporter.sources.aws.clients import ClientSettings
@@ -79,6 +100,9 @@ class AccountsWiring:
             AccountTarget(spec.account_id or "", spec.name, self.directory.source(spec))
             for spec in resolved.owned
         ]
+
+    def fetches_details(self, account_id: str) -> bool:
+        return self.directory is not None or account_id in self._fixed_with_details
 
     # -- after each account's refresh -----------------------------------------------------
 
@@ -175,7 +199,12 @@ class _AccountsCollector(Collector):
             labels=["account_id"],
         )
         for state in self.accounts:
-            for (part, reason), count in sorted(state.details.detail_errors_total.items()):
+            known = (
+                [(part, reason) for part in self.wiring.detail_parts for reason in CALL_REASONS]
+                if self.wiring.fetches_details(state.account_id)
+                else []
+            )
+            for (part, reason), count in with_zeros(state.details.detail_errors_total, known):
                 details.add_metric([state.account_id, part, reason], count)
             throttled.add_metric([state.account_id], state.details.throttled_total)
         yield from (details, throttled)
@@ -190,7 +219,7 @@ class _AccountsCollector(Collector):
             "Failed Organizations discoveries, by reason (the last good list is kept).",
             labels=["reason"],
         )
-        for reason, count in sorted(directory.discovery_errors.items()):
+        for reason, count in with_zeros(directory.discovery_errors, CALL_REASONS):
             errors.add_metric([reason], count)
         yield from (ok, errors)
 

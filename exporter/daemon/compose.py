@@ -23,6 +23,8 @@ from exporter.sources.base import FileReportSource
 
 def build_daemon(config: Config) -> Daemon:
     settings = config.settings
+    if settings.demo and not config.exemptions:
+        config = with_demo_exemptions(config)
     accounts = AccountsWiring(config, fixed_targets(settings))  # accounts:, roles, shards
     options = ExpositionOptions.from_settings(
         settings,
@@ -59,6 +61,18 @@ def fixed_targets(settings: Settings) -> list[AccountTarget]:
         raise ValueError(f"--report-file: {', '.join(twice)} given more than once")
     # A file's account is the one its report names, learnt at each read (refresh.py).
     return [AccountTarget("", path, FileReportSource(path)) for path in paths]
+
+
+def with_demo_exemptions(config: Config) -> Config:
+    """The demo's exemptions (one active, one expiring soon, one expired), dated from today."""
+    from exporter.sources.demo import demo_exemptions
+
+    named = demo_exemptions(utc_now().date())
+    return replace(
+        config,
+        exemptions=tuple(e for _, e in named),
+        exemption_ids=tuple(i for i, _ in named),
+    )
 
 
 def web_hooks(settings: Settings) -> Hooks:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import gzip
 import heapq
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import repeat
+from typing import TypeVar
 
 from prometheus_client import (
     GC_COLLECTOR,
@@ -39,6 +40,7 @@ from exporter.config import Config
 from exporter.config.flags import format_duration
 from exporter.config.settings import Settings
 from exporter.core.checks import CHECKS
+from exporter.daemon.exemptions import ExemptionStatus
 from exporter.daemon.snapshot import AccountState, Exposition, PendingSource
 from exporter.daemon.stored import (
     AnalysisSummary,
@@ -47,6 +49,9 @@ from exporter.daemon.stored import (
     series_severity,
     summary_of,
 )
+from exporter.sources.base import REASONS
+
+K = TypeVar("K", str, tuple[str, str])
 
 CONTENT_TYPE_TEXT = CONTENT_TYPE_PLAIN_0_0_4
 CONTENT_TYPE_OPENMETRICS = om.CONTENT_TYPE_LATEST
@@ -103,9 +108,10 @@ def render(
     config: Config,
     options: ExpositionOptions,
     pending: Sequence[PendingSource] = (),
+    exemptions: Sequence[ExemptionStatus] = (),
 ) -> Exposition:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(accounts, config, options, pending))
+    registry.register(SnapshotCollector(accounts, config, options, pending, exemptions))
     for make in options.collectors:
         registry.register(make(accounts))
     text = generate_latest(registry)
@@ -193,11 +199,13 @@ class SnapshotCollector(Collector):
         config: Config,
         options: ExpositionOptions,
         pending: Sequence[PendingSource] = (),
+        exemptions: Sequence[ExemptionStatus] = (),
     ) -> None:
         self.accounts = accounts
         self.config = config
         self.options = options
         self.pending = pending
+        self.exemptions = exemptions
         self.cached = (
             f"From the cached credential report, refreshed every "
             f"{format_duration(options.refresh_interval)}."
@@ -212,6 +220,7 @@ class SnapshotCollector(Collector):
         yield from self._health()
         yield from self._inventory()
         yield from self._findings()
+        yield from self._exemptions()
         yield from self._finding_series()
         if self.options.user_facts:
             yield from self._user_facts()
@@ -256,7 +265,7 @@ class SnapshotCollector(Collector):
                 duration.add_metric([s.account_id], s.duration_seconds)
             if s.last_success is not None:
                 last.add_metric([s.account_id], _ts(s.last_success))
-            for reason, count in sorted(s.errors_total.items()):
+            for reason, count in with_zeros(s.errors_total, REASONS):
                 errors.add_metric([s.account_id, reason], count)
         yield from (info, success, last, duration, errors, self._pending())
 
@@ -340,6 +349,29 @@ class SnapshotCollector(Collector):
                     stale.add_metric([aid, key_check.severity, reason], counts.get(cid, 0))
         yield from (findings, exempted, stale)
 
+    def _exemptions(self) -> Iterator[Metric]:
+        # Of the configuration, not of an account: no account_id.
+        count = _gauge(
+            "aws_iam_exemptions",
+            "Exemptions in the configuration, by state: active (it applies) or expired "
+            "(past its expires day: it no longer applies, its findings are reported).",
+            ["state"],
+        )
+        expired = sum(1 for s in self.exemptions if s.expired)
+        count.add_metric(["active"], len(self.exemptions) - expired)
+        count.add_metric(["expired"], expired)
+        expiry = _gauge(
+            "aws_iam_exemption_expiry_timestamp_seconds",
+            "Unix time at which each exemption stops applying: the end of its expires day "
+            "in UTC (the following midnight), for it applies through that whole day. "
+            "Exemptions without expires have no series.",
+            ["exemption"],
+        )
+        for status in self.exemptions:
+            if status.ends_at is not None:
+                expiry.add_metric([status.id], _ts(status.ends_at))
+        yield from (count, expiry)
+
     def _finding_series(self) -> Iterator[Metric]:
         if not self.options.finding_series:
             return
@@ -411,6 +443,14 @@ class SnapshotCollector(Collector):
                     if isinstance(k.last_used, datetime):
                         used.add_metric([aid, user, str(k.number)], _ts(k.last_used))
         yield from (mfa, pw, rotated, used)
+
+
+def with_zeros(counts: Mapping[K, int], known: Iterable[K]) -> list[tuple[K, int]]:
+    """``counts`` with every ``known`` key, 0 if it never counted: a counter that only
+    appears at its first increment hides that increment from increase() and rate()."""
+    every = dict.fromkeys(known, 0)
+    every.update(counts)
+    return sorted(every.items())
 
 
 def _ranked(

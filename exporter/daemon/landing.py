@@ -1,5 +1,5 @@
-"""The HTML landing page: each account's findings, report age and last refresh, and
-the sources that yield no account of their own."""
+"""The HTML landing page: each account's findings, report age and last refresh, the
+sources that yield no account of their own, and the configuration's exemptions."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from html import escape
 
 from exporter.core.checks import CHECKS
 from exporter.core.findings import SEVERITIES, SEVERITY_RANK
+from exporter.daemon.exemptions import ExemptionStatus
 from exporter.daemon.snapshot import AccountState, DetailsState, PendingSource, Snapshot
 from exporter.daemon.stored import summary_of
 
@@ -36,9 +37,17 @@ def render_landing(snapshot: Snapshot | None, telemetry_path: str, now: datetime
         parts.append(f"<p>Last refresh: {_ago(snapshot.created_at, now)}.</p>")
         if snapshot.header:  # shard ownership and discovery (exporter/daemon/accounts.py)
             parts.append(f"<p>{escape(snapshot.header)}</p>")
+        lapsed = sum(1 for e in snapshot.exemptions if e.expired)
+        if lapsed:
+            parts.append(
+                f"<p class='fail'>{lapsed} exemption(s) expired: they no longer apply "
+                "(<a href='#exemptions'>Exemptions</a>).</p>"
+            )
         if snapshot.pending:
             parts.append(_pending(snapshot.pending, now))
         parts.extend(_account(state, now) for state in snapshot.accounts)
+        if snapshot.exemptions:
+            parts.append(_exemptions(snapshot.exemptions, now))
     parts.append("</body></html>")
     return "\n".join(parts).encode("utf-8")
 
@@ -88,6 +97,36 @@ def _pending(sources: tuple[PendingSource, ...], now: datetime) -> str:
         )
     out.append("</table>")
     return "\n".join(out)
+
+
+def _exemptions(exemptions: tuple[ExemptionStatus, ...], now: datetime) -> str:
+    out = ["<h2 id='exemptions'>Exemptions</h2>",
+           "<table><tr><th>Exemption</th><th>Covers</th><th>Reason</th><th>Expires</th>"
+           "<th>State</th><th>Findings suppressed</th></tr>"]  # fmt: skip
+    for s in exemptions:
+        e = s.exemption
+        subject = f"{'arn' if e.by_arn else 'user'} {e.pattern}"
+        scope = ", ".join(sorted(e.checks)) if e.checks else "every check"
+        expires = e.expires.isoformat() if e.expires else "never"
+        if s.expired:
+            state = "<td class='fail'>expired: no longer applies</td>"
+        elif s.ends_at is not None:
+            state = f"<td class='ok'>active, {_left(s.ends_at, now)} left</td>"
+        else:
+            state = "<td class='ok'>active</td>"
+        out.append(
+            f"<tr><td><code>{escape(s.id)}</code></td><td>{escape(subject)} ({escape(scope)})"
+            f"</td><td>{escape(e.reason)}</td><td>{expires}</td>{state}"
+            f"<td>{'-' if s.expired else s.suppressed}</td></tr>"
+        )
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _left(until: datetime, now: datetime) -> str:
+    seconds = max(0, int((until - now).total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    return f"{days}d" if days else f"{rest // 3600}h"
 
 
 def _detail_lines(details: DetailsState) -> list[str]:

@@ -23,7 +23,7 @@ from exporter.config import Config
 from exporter.core.analyse import analyse
 from exporter.core.report import ReportFormatError
 from exporter.daemon.exposition import ExpositionOptions, render
-from exporter.daemon.snapshot import AccountState, Snapshot
+from exporter.daemon.snapshot import AccountState, Snapshot, exemption_statuses
 from exporter.daemon.state_store import PRUNE_AFTER_SECONDS, SavedReport, StateError, StateStore
 from exporter.daemon.stored import compress, store
 from exporter.sources.base import FetchedReport
@@ -88,7 +88,9 @@ class StatePersistence:
             return None
         log.info("restored %d account(s) from %s", len(states), self.store.directory)
         accounts = tuple(states[a] for a in sorted(states))
-        return Snapshot(accounts, now, 0, render(accounts, self.config, self.options))
+        current = exemption_statuses(accounts, self.config, now)
+        exposition = render(accounts, self.config, self.options, (), current)
+        return Snapshot(accounts, now, 0, exposition, exemptions=current)
 
     def _restored(self, saved: SavedReport, now: datetime) -> AccountState | None:
         try:

@@ -31,10 +31,11 @@ from exporter.config.flags import format_duration
 from exporter.config.settings import Settings
 from exporter.core.analyse import analyse
 from exporter.core.report import IncompleteReportError, require_complete
+from exporter.daemon import exemptions
 from exporter.daemon.exposition import ExpositionOptions, render
 from exporter.daemon.ownership import AccountTable
 from exporter.daemon.publisher import Publisher
-from exporter.daemon.snapshot import AccountState, Snapshot
+from exporter.daemon.snapshot import AccountState, Snapshot, exemption_statuses
 from exporter.daemon.stored import StoredAnalysis, compress
 from exporter.daemon.transitions import describe, failed, kept_small, succeeded
 from exporter.daemon.workers import Attempt, Workers
@@ -121,6 +122,9 @@ class Refresher:
         self._last_targets: list[AccountTarget] = []
         self._round_lock = threading.Lock()
         self._round: _Round | None = None
+        self._expiry_log = exemptions.ExpiryLog()
+        # At start-up, not at the first publication: the log says it before any refresh.
+        self._expiry_log(exemptions.statuses(config, (), now()))
 
     @property
     def snapshot(self) -> Snapshot | None:
@@ -296,8 +300,12 @@ class Refresher:
 
     def _build(self, generation: int) -> Snapshot:
         accounts, pending, ready = self._table.view()
-        exposition = render(accounts, self.config, self.options, pending)
-        return Snapshot(accounts, self.now(), generation, exposition, pending, self.header(), ready)
+        now = self.now()
+        current = exemption_statuses(accounts, self.config, now)
+        self._expiry_log(current)
+        exposition = render(accounts, self.config, self.options, pending, current)
+        return Snapshot(accounts, now, generation, exposition, pending, self.header(), ready,
+                        current)  # fmt: skip
 
 
 def _identify(target: AccountTarget, quiet: bool = False) -> str:

@@ -12,14 +12,16 @@ by it, whatever source (a file, the ambient credentials, an assumed role) yields
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
+from exporter.config import Config
 from exporter.core.diff import CHANGE_KINDS
 from exporter.core.records import AccountFacts, RoleRecord
-from exporter.daemon.stored import AnyAnalysis, StoredAnalysis
+from exporter.daemon.exemptions import ExemptionStatus, statuses
+from exporter.daemon.stored import AnyAnalysis, StoredAnalysis, summary_of
 
 _EMPTY: Mapping[str, int] = MappingProxyType({})
 
@@ -107,9 +109,27 @@ class Snapshot:
     header: str = ""  # shown once at the top of the landing page (shards, discovery)
     # Every source has data or a recorded failure (or had, once: readiness never drops).
     ready: bool = True
+    # The configuration's exemptions at ``created_at`` (exemptions.py).
+    exemptions: tuple[ExemptionStatus, ...] = ()
 
     def account(self, account_id: str) -> AccountState | None:
         for state in self.accounts:
             if state.account_id == account_id:
                 return state
         return None
+
+
+def exemption_statuses(
+    accounts: Sequence[AccountState], config: Config, now: datetime
+) -> tuple[ExemptionStatus, ...]:
+    """The configuration's exemptions at ``now``, with the findings each matched in
+    ``accounts`` at their last evaluation."""
+    return statuses(
+        config,
+        (
+            summary_of(s.analysis, config.exemptions).exempted_by
+            for s in accounts
+            if s.analysis is not None
+        ),
+        now,
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,9 +22,11 @@ from exporter.config import Config
 from exporter.core.analyse import Analysis
 from exporter.core.checks import findings_of_scope
 from exporter.core.evaluate import Evaluation, evaluate, merge
+from exporter.core.exemptions import Exemption
 from exporter.core.findings import SEVERITIES, SEVERITY_RANK, Finding
 from exporter.core.records import CredentialReport
 from exporter.core.report import parse_report
+from exporter.daemon.exemptions import matched
 
 # One aws_iam_finding series: (severity rank, the finding's account_id, check, user, key).
 SeriesEntry = tuple[int, str, str, str, "int | None"]
@@ -56,6 +58,9 @@ class AnalysisSummary:
     # Enabled checks whose input the report lacks (no root row, old format): absent
     # from the metrics, never a clean 0.
     not_evaluated: frozenset[str] = frozenset()
+    # Per exemption of the configuration, in its order: the findings it matched
+    # (exemptions.matched); () when summarised without the configuration's exemptions.
+    exempted_by: tuple[int, ...] = ()
 
     def by_check(self) -> Counter[str]:
         counts: Counter[str] = Counter()
@@ -70,7 +75,7 @@ class AnalysisSummary:
         return counts
 
 
-def summarise(analysis: Analysis) -> AnalysisSummary:
+def summarise(analysis: Analysis, exemptions: Sequence[Exemption] = ()) -> AnalysisSummary:
     report, evaluation = analysis.report, analysis.evaluation
     findings = evaluation.findings
     users = report.users
@@ -93,6 +98,7 @@ def summarise(analysis: Analysis) -> AnalysisSummary:
         series=tuple(entries),
         role_findings=findings_of_scope(findings, "role"),
         not_evaluated=frozenset(evaluation.not_evaluated),
+        exempted_by=matched(evaluation.exempted, exemptions, evaluation.expired_exemptions),
     )
 
 
@@ -133,8 +139,12 @@ class StoredAnalysis:
 AnyAnalysis = Analysis | StoredAnalysis
 
 
-def summary_of(analysis: AnyAnalysis) -> AnalysisSummary:
-    return analysis.summary if isinstance(analysis, StoredAnalysis) else summarise(analysis)
+def summary_of(analysis: AnyAnalysis, exemptions: Sequence[Exemption] = ()) -> AnalysisSummary:
+    """A stored analysis's own summary (made with its configuration's exemptions);
+    a whole one is summarised now, against ``exemptions``."""
+    if isinstance(analysis, StoredAnalysis):
+        return analysis.summary
+    return summarise(analysis, exemptions)
 
 
 def compress(content: bytes) -> bytes:
@@ -155,7 +165,12 @@ def store(
     if added is None or analysis.report is not base.report:
         return analysis
     return StoredAnalysis(
-        content, analysis.report.generated_time, config, now, added, summarise(analysis)
+        content,
+        analysis.report.generated_time,
+        config,
+        now,
+        added,
+        summarise(analysis, config.exemptions),
     )
 
 

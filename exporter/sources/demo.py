@@ -14,6 +14,11 @@ Account- and role-level checks (``root_hardware_mfa_missing``, ``role_unused``)
 come from other IAM APIs, not from the report. ``demo_details`` derives those
 facts from the same description as the report (root's MFA in the report and in
 the account summary agree), so the demo has findings for those checks too.
+
+``demo_exemptions`` are what ``serve --demo`` uses when the configuration has none:
+one that never expires, one that expires within days and one already expired, so
+that each state of an exemption shows in the metrics, dashboards and alerts. They
+only cover low-severity findings and a user whose findings come back anyway.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
+from exporter.core.exemptions import Exemption
 from exporter.core.records import AccountFacts, RoleRecord
 from exporter.core.report import COLUMNS
 from exporter.sources.base import AccountDetails, FetchedReport
@@ -205,6 +211,26 @@ def demo_details(account: DemoAccount, now: datetime) -> AccountDetails:
         summary={"AccountMFAEnabled": int(mfa), "AccountAccessKeysPresent": int(keys)},
     )
     return AccountDetails(aid, roles, facts)
+
+
+def demo_exemptions(today: date) -> tuple[tuple[str, Exemption], ...]:
+    """``(id, exemption)`` pairs, their expiry relative to ``today``."""
+    return (
+        ("break-glass", Exemption(
+            "breakglass-admin", False, frozenset({"password_never_used", "user_inactive"}),
+            "Emergency access: the password is in the safe and used only in an incident",
+        )),
+        ("legacy-soap-migration", Exemption(
+            "svc-legacy-soap", False, frozenset({"user_inactive"}),
+            "Kept for the vendor's SOAP integration until its migration",
+            expires=today + timedelta(days=10),
+        )),
+        ("contractor-offboarding", Exemption(
+            "former-contractor", False, None,
+            "Offboarding was to finish by the end of the contract",
+            expires=today - timedelta(days=3),
+        )),
+    )  # fmt: skip
 
 
 def _iso(now: datetime, days_ago: float) -> str:

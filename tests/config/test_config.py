@@ -110,6 +110,17 @@ OK = {"user": "a", "reason": "r"}
             {"exemptions": [OK, {"user": "b", "reason": "r", "expires": 9}]},
             "exemptions[1].expires: must be a date",
         ),
+        ({"exemptions": [{**OK, "id": ""}]}, "exemptions[0].id: must be a non-empty string"),
+        ({"exemptions": [{**OK, "id": 7}]}, "exemptions[0].id: must be a non-empty string"),
+        (
+            {"exemptions": [{**OK, "id": "ci"}, {**OK, "id": " ci "}]},
+            "exemptions[1].id: 'ci' is already the id of exemptions[0]",
+        ),
+        # An explicit id may not take the default id of another entry.
+        (
+            {"exemptions": [{**OK, "id": "exemptions[1]"}, OK]},
+            "exemptions[1].id: 'exemptions[1]' is already the id of exemptions[0]",
+        ),
     ],
 )
 def test_invalid_config_names_the_key(data: Any, key: str) -> None:
@@ -179,3 +190,20 @@ def test_an_impossible_date_names_its_key(tmp_path: Path) -> None:
     path.write_text("exemptions:\n  - user: bob\n    reason: r\n    expires: 2027-02-30\n")
     with pytest.raises(ConfigError, match=r"^exemptions\[0\]\.expires: must be a date such as"):
         load_config(path)
+
+
+def test_exemption_ids_default_to_their_place_in_the_list() -> None:
+    config = config_from_dict(
+        {"exemptions": [OK, {**OK, "id": "  ci-keys "}, {"user": "b", "reason": "r"}]}
+    )
+    assert [ident for ident, _ in config.named_exemptions()] == [
+        "exemptions[0]",
+        "ci-keys",
+        "exemptions[2]",
+    ]
+    assert [e for _, e in config.named_exemptions()] == list(config.exemptions)
+    # The id names the entry only: the exemption itself is the same with or without it.
+    assert config.exemptions[0] == config.exemptions[1]
+    # Built in code, without ids: every exemption still has one.
+    built = Config(exemptions=config.exemptions[:2])
+    assert [ident for ident, _ in built.named_exemptions()] == ["exemptions[0]", "exemptions[1]"]

@@ -102,8 +102,10 @@ def test_the_refresher_stores_analyses_and_renders_what_the_full_ones_render() -
             replace(s, analysis=s.analysis.rebuild())  # type: ignore[union-attr]
             for s in snapshot.accounts
         )
-        assert render(whole, CONFIG, options) == snapshot.exposition
-        full = Snapshot(whole, snapshot.created_at, snapshot.generation)
+        assert render(whole, CONFIG, options, (), snapshot.exemptions) == snapshot.exposition
+        full = Snapshot(
+            whole, snapshot.created_at, snapshot.generation, exemptions=snapshot.exemptions
+        )
         assert render_landing(full, "/metrics", clock[0]) == render_landing(
             snapshot, "/metrics", clock[0]
         )

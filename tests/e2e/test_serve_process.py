@@ -318,3 +318,49 @@ def test_real_prometheus_scrapes_and_queries_the_contract() -> None:
         assert prom.query_values("aws_iam_exporter_build_info")
         assert prom.query_values("aws_iam_credential_changes_total")
         assert prom.query_values("process_cpu_seconds_total")
+
+
+def test_exemptions_are_exported_listed_and_their_expiry_logged_once(tmp_path: Path) -> None:
+    """The same configuration as audit's: serve counts the exemptions by state, exports
+    each expiry, logs the expired one once over several refreshes, and lists them all."""
+    report = tmp_path / "report.csv"
+    report.write_bytes(sample_report(3, ACCOUNT))
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "exemptions:\n"
+        "  - {id: user0-kiosk, user: user0, checks: [console_without_mfa], reason: kiosk}\n"
+        "  - {user: user1, reason: offboarding, expires: 2020-01-31}\n"
+        "  - {id: keys, user: 'user*', checks: [access_key_not_rotated], reason: vendor,\n"
+        "     expires: 2099-12-31}\n"
+    )
+    args = ("--config", str(config), "--report-file", str(report), "--refresh.interval", "1s")
+    with exporter_process(*args) as exp:
+        samples = eventually(
+            exp,
+            lambda s: (
+                sample_value(s, "aws_iam_users", account_id=ACCOUNT) == 3
+                and len(exp.log().split("refresh done")) > 3
+            ),
+        )
+        assert sample_value(samples, "aws_iam_exemptions", state="active") == 2
+        assert sample_value(samples, "aws_iam_exemptions", state="expired") == 1
+        expiry = {
+            lab["exemption"]: v for lab, v in samples["aws_iam_exemption_expiry_timestamp_seconds"]
+        }
+        assert expiry == {
+            "exemptions[1]": datetime(2020, 2, 1, tzinfo=timezone.utc).timestamp(),
+            "keys": datetime(2100, 1, 1, tzinfo=timezone.utc).timestamp(),
+        }
+        # The expired exemption applies to nothing: user1's findings are reported.
+        findings = sample_value(
+            samples, "aws_iam_findings", account_id=ACCOUNT, check="console_without_mfa"
+        )
+        assert findings == 2
+        status, _, body = exp.get("/")
+        page = body.decode()
+        assert status == 200 and "1 exemption(s) expired" in page
+        assert "<code>user0-kiosk</code>" in page and "<code>keys</code>" in page
+        assert "<td>2020-01-31</td><td class='fail'>expired: no longer applies</td>" in page
+        log = exp.log()
+    assert log.count("expired exemption no longer applies") == 1, log
+    assert "exemption=exemptions[1]" in log

@@ -295,6 +295,16 @@ def test_service_account_has_the_irsa_annotation_documented(built: Manifests) ->
     assert "#   eks.amazonaws.com/role-arn: arn:aws:iam::" in text
 
 
+def test_the_deployment_never_runs_two_pods_at_once(base: Manifests) -> None:
+    """A rolling update would run the old and the new pod side by side, both exporting
+    every account; Recreate stops the old one first (and says why)."""
+    deployment = one(base, "Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    text = (KUBERNETES / "base" / "deployment.yaml").read_text(encoding="utf-8")
+    assert "# Recreate: the old pod stops before the new one starts." in text
+
+
 # --- the sharded overlay ------------------------------------------------------------------
 
 

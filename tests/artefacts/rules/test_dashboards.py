@@ -30,7 +30,18 @@ EXPECTED_UIDS = {
     "aws-iam-account.json": "aws-iam-credentials-account",
 }
 SELECTOR = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}")
-JOB_ONLY = {"up", "aws_iam_exporter_build_info"}  # series without an account_id
+# Series without an account_id: the exporters' own, and their configuration's exemptions.
+JOB_ONLY = {
+    "up",
+    "aws_iam_exporter_build_info",
+    "aws_iam_exemptions",
+    "exemption:aws_iam_exemption_expiry_timestamp_seconds:max",
+}
+# An aggregation that adds up series straight from the exporters: during a rollout
+# overlap it counts an account once per instance.
+SUM_ACROSS_INSTANCES = re.compile(
+    r"\b(?:sum|count|avg)\s*(?:by\s*\([^)]*\)\s*)?\(\s*(?:(?:increase|rate)\()?\s*aws_iam_\w+\{"
+)
 
 
 def builder() -> ModuleType:
@@ -158,7 +169,10 @@ def test_critical_and_high_findings_stand_out(path: Path) -> None:
 def test_overview_has_the_findings_table_with_check_severity_user_key() -> None:
     dash = load_dashboard(DASHBOARD_DIR / "aws-iam-overview.json")
     table = next(p for p in panels(dash) if p["title"] == "Findings" and p["type"] == "table")
-    assert table["targets"][0]["expr"].startswith("aws_iam_finding{")
+    # One row per finding, however many instances export it.
+    assert table["targets"][0]["expr"].startswith(
+        "max by (job, account_id, check, severity, user, key) (aws_iam_finding{"
+    )
     assert table["targets"][0]["format"] == "table"
     organize = next(t for t in table["transformations"] if t["id"] == "organize")
     assert list(organize["options"]["indexByName"]) == [
@@ -183,3 +197,84 @@ def test_provisioning_files_load_these_dashboards() -> None:
     (provider,) = providers["providers"]
     assert provider["type"] == "file"
     assert provider["options"]["path"].startswith("/")
+
+
+def all_queries() -> list[Any]:
+    return [
+        pytest.param(t["expr"], id=f"{path.stem}:{p['title']}:{t['refId']}")
+        for path in DASHBOARD_FILES
+        for p, t in queries(load_dashboard(path))
+    ]
+
+
+@pytest.mark.parametrize("expr", all_queries())
+def test_no_query_sums_exporter_series_across_instances(expr: str) -> None:
+    assert not SUM_ACROSS_INSTANCES.search(expr), expr
+
+
+def test_the_lint_catches_a_sum_across_instances() -> None:
+    for bad in (
+        'sum(aws_iam_users{job=~"$job"})',
+        'sum by (check) (aws_iam_findings{job=~"$job"})',
+        'sum by (change) (increase(aws_iam_credential_changes_total{job=~"$job"}[5m]))',
+        'count(aws_iam_account_info{job=~"$job"})',
+    ):
+        assert SUM_ACROSS_INSTANCES.search(bad), bad
+    for good in (
+        'sum(max by (job, account_id) (aws_iam_users{job=~"$job"}))',
+        'sum(account_id_severity:aws_iam_findings:sum{job=~"$job"})',
+        'count(max by (account_id) (aws_iam_account_info{job=~"$job"}))',
+    ):
+        assert not SUM_ACROSS_INSTANCES.search(good), good
+
+
+def panel_named(path: Path, title: str) -> dict[str, Any]:
+    return next(
+        p for p in panels(load_dashboard(path)) if p["title"] == title and p["type"] != "row"
+    )
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.stem)
+def test_exemptions_show_with_expired_ones_in_red(path: Path) -> None:
+    days = builder().exemption_warning_days()
+    stat = panel_named(path, "Exemptions")
+    assert [t["legendFormat"] for t in stat["targets"]] == ["active", "expired"]
+    (expired,) = stat["fieldConfig"]["overrides"]
+    assert expired["matcher"]["options"] == "expired"
+    assert expired["properties"][0]["value"]["steps"] == [
+        {"color": "green", "value": None},
+        {"color": "red", "value": 1},
+    ]
+    table = panel_named(path, "Exemptions by expiry")
+    for t in table["targets"]:
+        assert "exemption:aws_iam_exemption_expiry_timestamp_seconds:max" in t["expr"]
+    left = next(
+        o for o in table["fieldConfig"]["overrides"] if o["matcher"]["options"] == "Days left"
+    )
+    props = {p["id"]: p["value"] for p in left["properties"]}
+    assert props["thresholds"]["steps"] == [
+        {"color": "red", "value": None},
+        {"color": "orange", "value": 0},
+        {"color": "green", "value": days},
+    ]
+    (mapping,) = props["mappings"]
+    assert mapping["options"]["to"] == 0 and mapping["options"]["result"]["text"] == "EXPIRED"
+    assert f"{days}-day warning" in table["description"]
+
+
+def test_the_warning_period_comes_from_the_alert_rule(tmp_path: Path) -> None:
+    build = builder()
+    assert build.exemption_warning_days() == 14
+    rules = tmp_path / "alerts.yml"
+    rules.write_text(build.ALERT_RULES.read_text().replace("< 14 * 86400", "< 30 * 86400"))
+    build.ALERT_RULES = rules
+    assert build.exemption_warning_days() == 30
+    table = next(p for p in panels(build.overview()) if p["title"] == "Exemptions by expiry")
+    assert "30-day warning" in table["description"]
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.stem)
+def test_incomplete_reports_have_a_panel(path: Path) -> None:
+    (target,) = panel_named(path, "Incomplete reports")["targets"]
+    assert 'reason="incomplete_report"' in target["expr"]
+    assert "aws_iam_exporter_refresh_errors_total" in target["expr"]

@@ -1,12 +1,15 @@
 """End to end: the real Prometheus scrapes real ``serve`` processes with the
 project's rule files loaded.
 
-Two exporters: ``serve --demo`` (two accounts, findings for every check) and one
+Three exporters: ``serve --demo`` (two accounts, findings for every check), one
 watching an account whose AWS endpoint refuses every connection (a loopback port
-nothing listens on: every refresh fails). Every dashboard
-query, with its template variables resolved through Prometheus as Grafana would,
-must return data for the demo production account; every metric the rules and dashboards read
-must exist; the demo's credential alerts must reach ``firing``.
+nothing listens on: every refresh fails), and a second ``serve --demo`` started once
+Prometheus has scraped the first for a while: a rollout overlap, two instances
+exporting the same accounts. Every dashboard query, with its template variables
+resolved through Prometheus as Grafana would, must return data for the demo production
+account, and its counts must be those of one demo instance; every metric the rules and
+dashboards read must exist; the demo's credential and exemption alerts must reach
+``firing``, and the second instance must fire no "increased" alert.
 
 Prometheus scrapes and evaluates every second (tests/support/prometheus.py), so
 the rules are loaded unchanged, production ``for:`` included: the credential
@@ -18,6 +21,7 @@ succeeded, so it is pending once the process is 4s old.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +71,7 @@ BROKEN_FLAGS = ("--refresh.interval", "2s", "--aws.max-attempts", "1",
 class Stack:
     prom: PrometheusServer
     broken_account: str
+    first_demo: str  # its instance label; the second demo exports the same accounts
 
 
 @pytest.fixture(scope="module")
@@ -74,18 +79,27 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     config = tmp_path_factory.mktemp("broken") / "config.yaml"
     config.write_text(BROKEN_CONFIG)
     nowhere = aws_env(f"http://127.0.0.1:{free_port()}")  # connection refused
+    second = f"127.0.0.1:{free_port()}"
     with (
         exporter_process("--demo") as demo,
         exporter_process("--config", str(config), *BROKEN_FLAGS, env=nowhere) as broken,
-        prometheus([f"127.0.0.1:{demo.port}", f"127.0.0.1:{broken.port}"], RULE_FILES) as prom,
+        prometheus(
+            [f"127.0.0.1:{demo.port}", f"127.0.0.1:{broken.port}", second], RULE_FILES
+        ) as prom,
     ):
-        prom.wait_for_data(f'count(up{{job="{DEFAULT_JOB}"}} == 1) == 2')
-        # increase() over $__rate_interval needs a few samples, and every recording
-        # rule must have been evaluated at least once.
-        prom.wait_for_data(f'count_over_time(up{{job="{DEFAULT_JOB}"}}[1m]) >= 4')
-        for name in sorted(recorded_names()):
-            prom.wait_for_data(name)
-        yield Stack(prom, BROKEN_ACCOUNT)
+        first = f"127.0.0.1:{demo.port}"
+        # The first demo's findings are in the recorded series before the second starts:
+        # a sum across instances would then double, and the "increased" alerts fire.
+        prom.wait_for_data(f'count_over_time(up{{instance="{first}"}}[1m]) >= 4')
+        prom.wait_for_data("account_id_reason:aws_iam_stale_access_keys:sum")
+        with exporter_process("--demo", "--web.listen-address", second):
+            prom.wait_for_data(f'count(up{{job="{DEFAULT_JOB}"}} == 1) == 3')
+            # increase() over $__rate_interval needs a few samples, and every recording
+            # rule must have been evaluated at least once.
+            prom.wait_for_data(f'count_over_time(up{{instance="{second}"}}[1m]) >= 4')
+            for name in sorted(recorded_names()):
+                prom.wait_for_data(name)
+            yield Stack(prom, BROKEN_ACCOUNT, first)
 
 
 def _dashboard_queries() -> list[Any]:
@@ -137,6 +151,56 @@ def test_every_dashboard_query_returns_data(stack: Stack, path: Path, expr: str)
     assert accounts <= {DEMO_ACCOUNT}, accounts
 
 
+_RAW_SELECTOR = re.compile(r'(?<![:\w])([a-zA-Z_][a-zA-Z0-9_]*)\{job=~"\$job"')
+
+
+def _first_demo_only(expr: str, instance: str) -> str:
+    """``expr`` reading only the first demo's series (recorded series have no instance)."""
+    return _RAW_SELECTOR.sub(lambda m: f'{m[1]}{{job=~"$job", instance="{instance}"', expr)
+
+
+def _counting_queries() -> list[Any]:
+    """The queries whose values are counts (not times, which differ between instances)."""
+    return [
+        param
+        for param, (_, panel) in zip(_dashboard_queries(), _dashboard_panels(), strict=True)
+        if panel["fieldConfig"]["defaults"]["unit"] == "none"
+        and panel["title"] != "Exporter targets up"  # one series per instance, by design
+    ]
+
+
+def _dashboard_panels() -> list[tuple[Path, dict[str, Any]]]:
+    return [(path, panel) for path in DASHBOARD_FILES for panel, _ in queries(load_dashboard(path))]
+
+
+@pytest.mark.parametrize(("path", "expr"), _counting_queries())
+def test_a_rollout_overlap_counts_each_account_once(stack: Stack, path: Path, expr: str) -> None:
+    """Two demo instances export the same accounts: every count is one instance's."""
+    values = _demo_values(stack.prom, path)
+    both = stack.prom.query_values(substitute(expr, values))
+    one = stack.prom.query_values(substitute(_first_demo_only(expr, stack.first_demo), values))
+    assert both.keys() == one.keys()
+    for labels, value in both.items():
+        # Days left move with time() between the two queries.
+        assert value == pytest.approx(one[labels], rel=1e-4, abs=1e-6), labels
+
+
+def test_the_recorded_findings_are_one_instances(stack: Stack) -> None:
+    def unnamed(values: dict[tuple[tuple[str, str], ...], float]) -> dict[Any, float]:
+        return {tuple(kv for kv in k if kv[0] != "__name__"): v for k, v in values.items()}
+
+    demo = f'account_id="{DEMO_ACCOUNT}"'
+    first = f'instance="{stack.first_demo}", {demo}'
+    recorded = stack.prom.query_values(f"account_id_severity:aws_iam_findings:sum{{{demo}}}")
+    direct = stack.prom.query_values(
+        f"sum by (job, account_id, severity) (aws_iam_findings{{{first}}})"
+    )
+    assert recorded and unnamed(recorded) == unnamed(direct)
+    # Both demo instances do export the account.
+    instances = stack.prom.query_values(f"count by (instance) (aws_iam_findings{{{demo}}})")
+    assert len(instances) == 2
+
+
 def test_every_metric_read_by_rules_and_dashboards_exists(stack: Stack) -> None:
     used: set[str] = set()
     for _, rule in all_rules():
@@ -174,8 +238,18 @@ def test_demo_findings_fire_their_alerts(stack: Stack) -> None:
         ("AwsIamConsoleUsersWithoutMfa", DEMO_ACCOUNT),
         # The sandbox's root has (virtual) MFA and no keys; one console user has no MFA.
         ("AwsIamConsoleUsersWithoutMfa", SANDBOX_ACCOUNT),
+        # The demo's exemptions (exporter/sources/demo.py): one ends in 10 days, one
+        # ended 3 days ago. They belong to no account.
+        ("AwsIamExemptionExpiringSoon", ""),
+        ("AwsIamExemptionExpired", ""),
     }
     firing = _wait_active(stack.prom, "firing", expected)
+    soon = firing[("AwsIamExemptionExpiringSoon", "")]
+    assert soon["labels"]["exemption"] == "legacy-soap-migration"
+    assert 10 * 86400 < float(soon["value"]) <= 11 * 86400
+    lapsed = firing[("AwsIamExemptionExpired", "")]
+    assert lapsed["labels"]["exemption"] == "contractor-offboarding"
+    assert 2 * 86400 <= float(lapsed["value"]) < 3 * 86400
     root = firing[("AwsIamRootMfaDisabled", DEMO_ACCOUNT)]
     assert root["labels"]["severity"] == "critical"
     assert root["annotations"]["runbook_url"].endswith("/docs/runbook.md#awsiamrootmfadisabled")

@@ -122,6 +122,71 @@ def test_unit_tests_fail_when_an_increase_alert_also_fires_on_a_constant(
     assert "AwsIamStaleAccessKeysIncreased" in result.stdout + result.stderr
 
 
+def test_unit_tests_fail_when_the_rules_sum_across_instances(tmp_path: Path) -> None:
+    """The rollout-overlap cases matter: sum the recording rules across instances (as
+    they once did) in a copy of the rules, and the unit tests must catch the doubling."""
+    rules_dir = tmp_path / "deploy" / "prometheus" / "rules"
+    rules_dir.mkdir(parents=True)
+    for path in RULE_FILES:
+        text = re.sub(r"max by \((job, account_id[^)]*)\)", r"sum by (\1)", path.read_text())
+        (rules_dir / path.name).write_text(text)
+    assert "max by (job, account_id" not in (rules_dir / "aws-iam-recording.rules.yml").read_text()
+    unit_copy = tmp_path / "tests" / "artefacts" / "rules" / "unit"
+    shutil.copytree(UNIT_DIR, unit_copy)
+    for name, expected in (
+        ("credentials.test.yml", "AwsIamStaleAccessKeysIncreased"),
+        ("changes.test.yml", "About 2 IAM user(s)"),
+        ("recording.test.yml", "account_id_severity:aws_iam_findings:sum"),
+    ):
+        result = promtool("test", "rules", name, cwd=unit_copy)
+        assert result.returncode != 0, name
+        assert expected in result.stdout + result.stderr, name
+
+
+def test_every_recording_rule_over_exporter_series_aggregates_per_instance_first() -> None:
+    """An aggregation across instances of a per-account series is a max (or min) of
+    per-instance figures, never a sum or a count."""
+    for _, rule in all_rules():
+        if "record" not in rule:
+            continue
+        expr = " ".join(rule["expr"].split())
+        outer = re.match(r"(\w+) by \(([^)]*)\)", expr)
+        assert outer, rule["record"]
+        assert outer[1] in ("max", "min"), rule["record"]
+        assert "instance" not in outer[2], rule["record"]
+        for inner in re.findall(r"\b(?:sum|count) by \(([^)]*)\)", expr):
+            assert "instance" in inner, (rule["record"], inner)
+
+
+def exemption_warning_days() -> int:
+    (alert,) = (a for a in alerts() if a["alert"] == "AwsIamExemptionExpiringSoon")
+    m = re.fullmatch(
+        r"exemption:aws_iam_exemption_expiry_timestamp_seconds:max - time\(\) "
+        r"< (\d+) \* 86400 > 0",
+        alert["expr"].strip(),
+    )
+    assert m, alert["expr"]
+    return int(m[1])
+
+
+def test_the_exemption_warning_period_is_written_once_and_documented_as_such() -> None:
+    days = exemption_warning_days()
+    assert days == 14
+    rules = "".join(path.read_text() for path in RULE_FILES)
+    # Only the alert's expression holds the number (and the comment above it).
+    assert rules.count(f"{days} * 86400") == 1
+    assert re.findall(r"\d+ \* 86400", rules) == [f"{days} * 86400"]
+    runbook = RUNBOOK.read_text()
+    section = runbook[runbook.index("## AwsIamExemptionExpiringSoon") :]
+    assert f"within {days} days" in section.split("\n## ")[0]
+    readme = (REPO / "README.md").read_text()
+    assert f"| `AwsIamExemptionExpiringSoon` | low | an exemption of the configuration " \
+        f"stops applying within {days} days |" in readme  # fmt: skip
+    assert f"{days}-day warning period is written once" in readme
+    configuration = (REPO / "docs" / "configuration.md").read_text()
+    assert f"`AwsIamExemptionExpiringSoon` (within {days} days)" in configuration
+
+
 def alert_params() -> list[Any]:
     return [pytest.param(a, id=a["alert"]) for a in alerts()]
 

@@ -1,0 +1,106 @@
+"""The README's metric table lists every family the exporter exports, with its labels,
+and nothing else: compared with a real ``serve --demo`` scrape (both directions), and
+with the families the code declares, for those the demo cannot show."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.exporter_process import exporter_process, parse_samples
+
+REPO = Path(__file__).resolve().parents[2]
+README = REPO / "README.md"
+DAEMON = REPO / "exporter" / "daemon"
+HEADER = "| metric | labels | meaning |"
+# Exported only when the accounts come from AWS Organizations, which the demo cannot do
+# (tests/daemon/test_daemon_accounts.py scrapes them from a moto organisation).
+ORGANIZATIONS_ONLY = {
+    "aws_iam_exporter_discovery_success",
+    "aws_iam_exporter_discovery_errors_total",
+}
+_DECLARED = re.compile(
+    r"\b(_gauge|GaugeMetricFamily|CounterMetricFamily|InfoMetricFamily)\(\s*\"(aws_iam_\w+)\""
+)
+_SUFFIX = {"CounterMetricFamily": "_total", "InfoMetricFamily": "_info"}
+
+
+def readme_table() -> dict[str, tuple[set[str], str]]:
+    """``{family: (labels, meaning)}`` from the README's metric table."""
+    lines = README.read_text(encoding="utf-8").splitlines()
+    start = lines.index(HEADER) + 2  # after the |---| line
+    rows: dict[str, tuple[set[str], str]] = {}
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        names, labels, meaning = (cell.strip() for cell in line.strip("|").split(" | "))
+        label_set = set() if labels == "(none)" else {x.strip() for x in labels.split(",")}
+        for name in re.findall(r"`([a-z_]+)`", names):
+            assert name not in rows, f"{name} is listed twice"
+            rows[name] = (label_set, meaning)
+    return rows
+
+
+def declared_families() -> set[str]:
+    """Every family name the daemon's collectors create, as the text format names it."""
+    found = set()
+    for path in sorted(DAEMON.glob("*.py")):
+        for kind, name in _DECLARED.findall(path.read_text(encoding="utf-8")):
+            found.add(name + _SUFFIX.get(kind, ""))
+    return found
+
+
+def test_the_table_parses() -> None:
+    rows = readme_table()
+    assert rows["aws_iam_findings"][0] == {"account_id", "check", "severity"}
+    assert rows["aws_iam_exporter_refresh_interval_seconds"][0] == set()
+    assert len(rows) >= 30
+
+
+def test_the_table_lists_every_family_the_code_declares() -> None:
+    declared = declared_families()
+    assert "aws_iam_exporter_refresh_errors_total" in declared
+    assert "aws_iam_exporter_build_info" in declared
+    assert set(readme_table()) == declared
+
+
+def test_organizations_only_families_say_so() -> None:
+    rows = readme_table()
+    for name in ORGANIZATIONS_ONLY:
+        assert "only with `accounts.organizations`" in rows[name][1], name
+
+
+@pytest.fixture(scope="module")
+def demo_scrape() -> Iterator[str]:
+    # --metrics.user-facts: the per-user families are off by default.
+    with exporter_process("--demo", "--metrics.user-facts") as demo:
+        yield demo.metrics()
+
+
+@pytest.mark.slow
+def test_the_table_is_what_serve_demo_exports(demo_scrape: str) -> None:
+    exported = {
+        line.split()[2] for line in demo_scrape.splitlines() if line.startswith("# TYPE aws_iam_")
+    }
+    listed = set(readme_table())
+    assert exported - listed == set(), "exported but not in the README's metric table"
+    assert listed - exported == ORGANIZATIONS_ONLY, "in the README but not exported"
+
+
+@pytest.mark.slow
+def test_the_labels_are_the_exported_ones(demo_scrape: str) -> None:
+    rows = readme_table()
+    labels: dict[str, set[str]] = {}
+    for name, samples in parse_samples(demo_scrape).items():
+        for sample_labels, _ in samples:
+            labels.setdefault(name, set()).update(sample_labels)
+    checked = 0
+    for name, (documented, _) in rows.items():
+        if name in labels:
+            assert labels[name] == documented, name
+            checked += 1
+    # Families without a sample in the demo (no pending source) cannot be compared.
+    assert checked >= len(rows) - len(ORGANIZATIONS_ONLY) - 1
