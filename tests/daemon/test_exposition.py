@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import io
 import subprocess
+import zlib
 from datetime import timedelta
 
 from prometheus_client import CollectorRegistry
@@ -219,6 +221,30 @@ def test_gzip_is_cached_bytes_plus_live_part() -> None:
     assert unzipped.startswith(exposition.text.decode())
     assert "process_cpu_seconds_total" in unzipped
     assert plain.content_type.startswith("text/plain; version=0.0.4")
+
+
+def one_gzip_member(data: bytes) -> bytes:
+    """The content of the first gzip member, failing if anything follows it: ``curl
+    --compressed`` and many other clients decode only the first member."""
+    inflater = zlib.decompressobj(wbits=31)
+    out = inflater.decompress(data) + inflater.flush()
+    assert inflater.eof and inflater.unused_data == b"", "more than one gzip member"
+    with gzip.GzipFile(fileobj=io.BytesIO(data)) as first:
+        assert first.read() == out
+    return out
+
+
+def test_gzip_body_is_one_member_with_the_live_part() -> None:
+    exposition = render([state(sample_report(3))], Config(), ExpositionOptions())
+    live = LiveMetrics()
+    for accept in (None, "application/openmetrics-text;version=1.0.0"):
+        zipped = body(exposition, live, accept, "gzip")
+        doc = one_gzip_member(zipped.content)
+        plain = body(exposition, live, accept, None).content
+        assert doc.startswith(plain[:1000]) and b"process_cpu_seconds_total" in doc
+        assert doc.count(b"# EOF") == (1 if accept else 0)
+    # The cached part alone is still a whole gzip file.
+    assert gzip.decompress(exposition.text_gzip) == exposition.text
 
 
 def test_openmetrics_has_one_eof_and_parses() -> None:
