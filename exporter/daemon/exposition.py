@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import heapq
+import re
 import struct
 import zlib
 from collections import Counter
@@ -178,27 +179,75 @@ class Body:
     content_encoding: str | None
 
 
+# RFC 9110 12.4.2: "0" to "1" with at most three decimals; anything else is invalid.
+_QVALUE = re.compile(r"^(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)$")
+_OPENMETRICS = "application/openmetrics-text"
+
+
+def _elements(header: str | None) -> Iterator[tuple[str, float]]:
+    """``(lowercased value, weight)`` of each element of a comma-separated header whose
+    elements may carry ``;param=value`` (``Accept``, ``Accept-Encoding``). A missing
+    weight is 1; an invalid one (``q=-1``, ``q=nan``, ``q=1.5``) counts as 0, so it never
+    makes a value acceptable. Commas and semicolons inside quoted strings are kept."""
+    for element in _split(header or "", ","):
+        value, *params = _split(element, ";")
+        value = value.strip().lower()
+        if not value:
+            continue
+        weight = 1.0
+        for param in params:
+            name, _, raw = param.partition("=")
+            if name.strip().lower() == "q":
+                raw = raw.strip()
+                weight = float(raw) if _QVALUE.match(raw) else 0.0
+        yield value, weight
+
+
+def _split(text: str, separator: str) -> list[str]:
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
+    for char in text:
+        if escaped:
+            escaped = False
+        elif quoted and char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == separator and not quoted:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
 def wants_openmetrics(accept: str | None) -> bool:
-    return any(
-        part.split(";")[0].strip().lower() == "application/openmetrics-text"
-        for part in (accept or "").split(",")
-    )
+    """OpenMetrics when the client names it with a weight above 0 and at least that of
+    the text format (its most specific range: ``text/plain``, ``text/*``, ``*/*``)."""
+    openmetrics = 0.0
+    text: dict[str, float] = {}
+    for media_range, weight in _elements(accept):
+        media_type = media_range.replace(" ", "")
+        if media_type == _OPENMETRICS:
+            openmetrics = max(openmetrics, weight)
+        elif media_type in ("text/plain", "text/*", "*/*"):
+            text[media_type] = max(text.get(media_type, 0.0), weight)
+    text_weight = next((text[t] for t in ("text/plain", "text/*", "*/*") if t in text), 0.0)
+    return openmetrics > 0 and openmetrics >= text_weight
 
 
 def accepts_gzip(accept_encoding: str | None) -> bool:
-    for part in (accept_encoding or "").split(","):
-        coding, _, params = part.partition(";")
-        if coding.strip().lower() == "gzip":
-            q = params.strip().removeprefix("q=")
-            return not (q and _float(q) == 0.0)
-    return False
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        return 1.0
+    """gzip when its weight (or that of ``*``, if gzip is not listed) is above 0 and not
+    below that of an explicitly weighted ``identity``. No header: identity."""
+    weights: dict[str, float] = {}
+    for listed, weight in _elements(accept_encoding):
+        coding = "gzip" if listed == "x-gzip" else listed  # RFC 9110 8.4.1.3
+        weights[coding] = max(weights.get(coding, 0.0), weight)
+    gz = weights.get("gzip", weights.get("*", 0.0))
+    identity = weights.get("identity", 0.0)
+    return gz > 0 and gz >= identity
 
 
 def body(

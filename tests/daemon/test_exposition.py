@@ -8,6 +8,7 @@ import subprocess
 import zlib
 from datetime import timedelta
 
+import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_families
 
@@ -272,3 +273,77 @@ def test_negotiation_helpers() -> None:
     assert not accepts_gzip("deflate")
     assert format_duration(timedelta(hours=1, minutes=30)) == "1h30m"
     assert format_duration(timedelta(seconds=2)) == "2s"
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "gzip_wanted"),
+    [
+        ("gzip", True),
+        ("GZIP", True),
+        ("x-gzip", True),
+        ("br, gzip;q=0.8", True),
+        ("gzip;q=1.000", True),
+        ("gzip ; Q=0.5", True),
+        ("*", True),
+        ("deflate, *;q=0.1", True),
+        (None, False),
+        ("", False),
+        ("deflate", False),
+        ("identity", False),
+        # A weight of 0 means "not acceptable" (RFC 9110 12.4.2), however it is spelt.
+        ("gzip;q=0", False),
+        ("gzip;Q=0", False),
+        ("gzip;q=0.000", False),
+        ("gzip; q=0.0", False),
+        # Invalid weights do not make a coding acceptable.
+        ("gzip;q=-1", False),
+        ("gzip;q=nan", False),
+        ("gzip;q=NaN", False),
+        ("gzip;q=inf", False),
+        ("gzip;q=1.5", False),
+        ("gzip;q=0.1234", False),
+        ("gzip;q=", False),
+        # A listed coding wins over *; identity preferred by weight wins over gzip.
+        ("*, gzip;q=0", False),
+        ("gzip;q=0, *", False),
+        ("identity, gzip;q=0.5", False),
+        ("identity;q=0.5, gzip", True),
+        ("identity;q=0, gzip;q=0.1", True),
+    ],
+)
+def test_accept_encoding_follows_rfc9110_weights(
+    accept_encoding: str | None, gzip_wanted: bool
+) -> None:
+    assert accepts_gzip(accept_encoding) is gzip_wanted
+
+
+@pytest.mark.parametrize(
+    ("accept", "openmetrics"),
+    [
+        ("application/openmetrics-text", True),
+        ("application/openmetrics-text; version=1.0.0", True),
+        ("Application/OpenMetrics-Text;version=1.0.0;q=0.9", True),
+        # What Prometheus sends.
+        (
+            "application/openmetrics-text;version=1.0.0;q=0.5,"
+            "application/openmetrics-text;version=0.0.1;q=0.4,"
+            "text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
+            True,
+        ),
+        ("text/plain;version=0.0.4;q=0.3,application/openmetrics-text;q=0.5", True),
+        ('application/openmetrics-text;x="a,b";q=0.5, text/plain;q=0.1', True),
+        (None, False),
+        ("", False),
+        ("*/*", False),
+        ("text/plain", False),
+        ("application/openmetrics-text;q=0", False),
+        ("application/openmetrics-text;Q=0", False),
+        ("application/openmetrics-text;q=0.000, text/plain", False),
+        ("application/openmetrics-text;q=-1", False),
+        ("application/openmetrics-text;q=nan", False),
+        ("text/plain, application/openmetrics-text;q=0.5", False),
+        ("text/*;q=0.9, application/openmetrics-text;q=0.5", False),
+    ],
+)
+def test_accept_follows_rfc9110_weights(accept: str | None, openmetrics: bool) -> None:
+    assert wants_openmetrics(accept) is openmetrics
