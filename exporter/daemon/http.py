@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -38,6 +40,13 @@ HeadersProvider = Callable[[], Iterable[tuple[str, str]]]
 SSLContextProvider = Callable[[], "ssl.SSLContext | None"]
 
 HEALTH_PATHS = ("/-/healthy", "/-/ready")
+# No route takes a body. One up to this size is read and dropped so the connection
+# stays usable; a larger or chunked one is left unread and the connection closed.
+MAX_DISCARDED_BODY_BYTES = 64 << 10
+# Closing a socket with unread input sends a reset, which can destroy the answer
+# before the client reads it: wait this long for the client to finish sending.
+LINGER_SECONDS = 0.5
+_LENGTH = re.compile(r"^[0-9]{1,18}$")
 
 
 @dataclass
@@ -233,17 +242,67 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(content)
 
     def parse_request(self) -> bool:
+        self._unread = False
         if not super().parse_request():
             return False
         if self.request_version not in ("HTTP/1.0", "HTTP/1.1"):
             # HTTP/0.9 answers carry no headers (no Content-Type, no security headers).
             self.send_error(505, "only HTTP/1.0 and HTTP/1.1 are served")
             return False
+        return self._skip_body()
+
+    def _skip_body(self) -> bool:
+        """Consume the request's body, so that it is never read as the next request."""
+        if self.headers.get("Transfer-Encoding") is not None:
+            # Chunked bodies are not parsed: answer, then close instead of reading on.
+            self._unread = True
+            self.close_connection = True
+            return True
+        values = self.headers.get_all("Content-Length")
+        if not values:
+            return True
+        lengths = {v.strip() for v in ",".join(values).split(",")}
+        length = lengths.pop() if len(lengths) == 1 else ""
+        if not _LENGTH.match(length):
+            self.send_error(400, "invalid Content-Length")
+            return False
+        left = int(length)
+        if left > MAX_DISCARDED_BODY_BYTES:
+            self._unread = True
+            self.close_connection = True
+            return True
+        while left:
+            chunk = self.rfile.read(min(left, 16384))
+            if not chunk:
+                self.close_connection = True
+                return False
+            left -= len(chunk)
         return True
 
+    def finish(self) -> None:
+        super().finish()
+        if getattr(self, "_unread", False):
+            self._linger()
+
+    def _linger(self) -> None:
+        """Half-close, then read and drop what the client still sends, for a moment."""
+        sock = self.connection
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + LINGER_SECONDS
+            budget = 4 * MAX_DISCARDED_BODY_BYTES
+            while budget > 0 and (left := deadline - time.monotonic()) > 0:
+                sock.settimeout(left)
+                chunk = sock.recv(min(budget, 65536))
+                if not chunk:
+                    break
+                budget -= len(chunk)
+
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        # Requests the stdlib rejects itself (bad request line, huge headers...).
+        # Requests the stdlib rejects itself (bad request line, huge headers...): what
+        # follows them is unread and unknown.
         self.close_connection = True
+        self._unread = True
         self._head = False
         if self.request_version == "HTTP/0.9":
             self.request_version = "HTTP/1.0"  # HTTP/0.9 has no status line; we want a 4xx seen

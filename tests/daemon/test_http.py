@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import re
 import socket
 from collections.abc import Iterator
 from email.message import Message
@@ -209,3 +210,47 @@ def test_connections_beyond_the_cap_are_closed_and_slots_come_back() -> None:
         assert request(d, "/-/healthy")[0] == 200
     finally:
         d.stop()
+
+
+def exchange(d: Daemon, data: bytes, timeout: float = 10.0) -> bytes:
+    """Send ``data`` on one connection, half-close it, read until the server closes."""
+    with socket.create_connection(("127.0.0.1", d.port), timeout=timeout) as s:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := s.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def statuses(reply: bytes) -> list[bytes]:
+    return re.findall(rb"HTTP/1\.[01] ([0-9]{3}) ", reply)
+
+
+SMUGGLED = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def test_a_request_body_is_read_not_taken_for_a_second_request(daemon: Daemon) -> None:
+    head = b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(SMUGGLED)
+    after = b"GET /-/ready HTTP/1.1\r\nHost: x\r\n\r\n"
+    reply = exchange(daemon, head + SMUGGLED + after)
+    # The body is skipped; the kept-alive connection still serves the next request.
+    assert statuses(reply) == [b"200", b"503"], reply
+    assert b"healthy\n" in reply and b"not ready\n" in reply and b"first refresh" not in reply
+
+
+def test_a_body_too_large_or_chunked_is_not_read_and_the_connection_closes(
+    daemon: Daemon,
+) -> None:
+    big = b"x" * 200_000 + SMUGGLED
+    head = b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(big)
+    assert statuses(exchange(daemon, head + big + SMUGGLED)) == [b"200"]
+    chunk = b"%x\r\n%s\r\n0\r\n\r\n" % (len(SMUGGLED), SMUGGLED)
+    head = b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    assert statuses(exchange(daemon, head + chunk + SMUGGLED)) == [b"200"]
+
+
+@pytest.mark.parametrize("length", [b"abc", b"-1", b"1, 2", b"\xc2\xb2", b"9" * 30])
+def test_an_invalid_content_length_is_a_400_and_closes(daemon: Daemon, length: bytes) -> None:
+    head = b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nContent-Length: " + length + b"\r\n\r\n"
+    assert statuses(exchange(daemon, head + SMUGGLED)) == [b"400"]
