@@ -15,18 +15,22 @@ or None for plain HTTP.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import re
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from exporter import __version__
 from exporter.daemon.exposition import LiveMetrics, body
@@ -47,6 +51,66 @@ MAX_DISCARDED_BODY_BYTES = 64 << 10
 # before the client reads it: wait this long for the client to finish sending.
 LINGER_SECONDS = 0.5
 _LENGTH = re.compile(r"^[0-9]{1,18}$")
+# accept() fails like this when the process or system runs out of descriptors or
+# memory; the pending connection stays queued, so retrying at once would spin.
+_RESOURCE_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+# The backoff between such failures, as Go's net/http: 5 ms doubling up to 1 s.
+ACCEPT_BACKOFF_FIRST = 0.005
+ACCEPT_BACKOFF_MAX = 1.0
+LOG_EVERY_SECONDS = 10.0
+
+
+class RateLimitedLog:
+    """A warning repeated at most once per ``every`` seconds, saying how many it stands
+    for: an attack or a shortage that repeats per connection must not flood the log."""
+
+    def __init__(self, message: str, every: float = LOG_EVERY_SECONDS) -> None:
+        self.message = message
+        self.every = every
+        self._lock = threading.Lock()
+        self._last = -float("inf")
+        self._count = 0
+
+    def __call__(self, detail: str = "", **extra: Any) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._count += 1
+            if now - self._last < self.every:
+                return
+            count, self._count, self._last = self._count, 0, now
+        text = self.message + (f": {detail}" if detail else "")
+        if count > 1:
+            text += f" ({count} times since the last such line)"
+        log.warning(text, extra=extra)
+
+
+class HttpStats:
+    """Counters of the server's refusals and failures, exported with the live metrics."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counts = dict.fromkeys(_STATS_HELP, 0)
+
+    def add(self, name: str) -> None:
+        with self._lock:
+            self.counts[name] += 1
+
+
+_STATS_HELP = {
+    "accept_errors": "Failed accept() calls for lack of file descriptors or memory; "
+    "each is followed by a pause of 5 ms doubling to 1 s.",
+}
+
+
+class HttpStatsCollector(Collector):
+    def __init__(self, stats: HttpStats) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        for name, value in self.stats.counts.items():
+            yield CounterMetricFamily(
+                f"aws_iam_exporter_http_{name}", _STATS_HELP[name], value=value
+            )
 
 
 @dataclass
@@ -78,7 +142,28 @@ class ExporterHTTPServer(ThreadingHTTPServer):
         # One thread per connection: without a cap, a flood of slow clients would
         # grow threads without bound (Prometheus caps at --web.max-connections too).
         self._slots = threading.BoundedSemaphore(max_connections)
+        self.stats = HttpStats()
+        app.live.registry.register(HttpStatsCollector(self.stats))
+        self._accept_delay = 0.0
+        self._accept_failed = RateLimitedLog("accept failed")
         super().__init__((host or "0.0.0.0", address[1]), Handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        try:
+            request, client = self.socket.accept()
+        except OSError as err:
+            if err.errno in _RESOURCE_ERRORS:
+                self._back_off(err)
+            raise  # socketserver drops this round and polls again
+        self._accept_delay = 0.0
+        return request, client
+
+    def _back_off(self, err: OSError) -> None:
+        delay = min(max(self._accept_delay * 2, ACCEPT_BACKOFF_FIRST), ACCEPT_BACKOFF_MAX)
+        self._accept_delay = delay
+        self.stats.add("accept_errors")
+        self._accept_failed(f"{err.strerror}; retrying in {delay * 1000:g} ms")
+        time.sleep(delay)  # in the accept thread only; a stop waits at most this long
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self._slots.acquire(blocking=False):
