@@ -165,6 +165,9 @@ FLAGS: tuple[Flag, ...] = (
          _count, "I"),
     Flag("shard.count", "replicas sharing the accounts by a stable hash of the account id",
          _positive_int, "N"),
+    Flag("web.read-header-timeout", "close a connection whose TLS handshake and request "
+         "head take longer than this in all, however slowly they trickle in",
+         _interval, "DURATION"),
 )  # fmt: skip
 
 _BY_NAME = {f.name: f for f in FLAGS}

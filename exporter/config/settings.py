@@ -45,6 +45,7 @@ class Settings:
     aws_poll_deadline: timedelta = timedelta(minutes=2)
     shard_index: int = 0
     shard_count: int = 1
+    web_read_header_timeout: timedelta = timedelta(seconds=5)
 
     @property
     def aws_call_deadline(self) -> timedelta:

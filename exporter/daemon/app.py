@@ -17,6 +17,7 @@ from exporter.daemon.exposition import ExpositionOptions
 from exporter.daemon.http import (
     Authenticator,
     HeadersProvider,
+    Limits,
     ServerThread,
     SSLContextProvider,
     WebApp,
@@ -81,7 +82,11 @@ class Daemon:
             now=now,
         )
         listen = parse_listen_address(settings.web_listen_address)
-        self._http = ServerThread(listen, self.app, settings.web_max_connections)
+        limits = Limits(
+            max_connections=settings.web_max_connections,
+            read_header_timeout=settings.web_read_header_timeout.total_seconds(),
+        )
+        self._http = ServerThread(listen, self.app, limits)
         self._scheduler: Any = None
 
     @property

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -126,3 +127,83 @@ def test_accept_backs_off_and_logs_when_file_descriptors_run_out() -> None:
         lines = [line for line in server.log().splitlines() if "accept" in line]
         assert 1 <= len(lines) <= 2, lines
         assert "Too many open files" in lines[0] and "retrying" in lines[0]
+
+
+class SlowLoris:
+    """``count`` connections that each send half a request line, then one byte a
+    second, and reconnect as soon as the server closes them; for a bounded time."""
+
+    HALF = b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Padding: "
+
+    def __init__(self, port: int, count: int) -> None:
+        self.port = port
+        self.stop = threading.Event()
+        self.connects = 0
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(count)]
+
+    def __enter__(self) -> SlowLoris:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for t in self._threads:
+            t.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+                    with self._lock:
+                        self.connects += 1
+                    s.sendall(self.HALF)
+                    while not self.stop.wait(1.0):
+                        s.sendall(b"a")
+            except OSError:
+                self.stop.wait(0.05)  # closed by the server: come back at once
+
+
+def test_slow_clients_do_not_lock_out_scrapes_or_health_checks() -> None:
+    cap = 20
+    with serve("--web.max-connections", str(cap), "--log.level", "info") as server:
+        with SlowLoris(server.port, 2 * cap) as attack:
+            time.sleep(2.0)  # every slot held by the attack before the first scrape
+            results = []
+            deadline = time.monotonic() + 12
+            while time.monotonic() < deadline:
+                for path in ("/metrics", "/-/healthy"):
+                    started = time.monotonic()
+                    status, _ = get(server.port, path, timeout=3)
+                    results.append((path, status, time.monotonic() - started))
+                time.sleep(0.3)
+            connects = attack.connects
+        failed = [r for r in results if r[1] != 200]
+        assert not failed, f"{len(failed)} of {len(results)} failed: {failed[:5]}"
+        assert max(took for _, _, took in results) < 2.0
+        assert connects > 2 * cap  # the attack kept reconnecting
+        # The attack is visible in the metrics and in a bounded number of log lines.
+        assert (metric(server.port, "aws_iam_exporter_http_connections_evicted_total") or 0) > 0
+        warnings = [line for line in server.log().splitlines() if "WARN" in line]
+        assert len(warnings) <= 4, warnings
+
+
+def test_read_header_timeout_flag_closes_a_trickling_request() -> None:
+    with serve("--web.read-header-timeout", "2s") as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+            s.sendall(SlowLoris.HALF)
+            started = time.monotonic()
+            closed_after = None
+            while closed_after is None and time.monotonic() - started < 10:
+                try:
+                    s.sendall(b"a")
+                    s.settimeout(0.2)
+                    if s.recv(1) == b"":
+                        closed_after = time.monotonic() - started
+                except TimeoutError:
+                    continue
+                except OSError:
+                    closed_after = time.monotonic() - started
+        assert closed_after is not None and 1.5 < closed_after < 3.5, closed_after
+        assert metric(server.port, "aws_iam_exporter_http_request_timeouts_total") == 1
