@@ -11,7 +11,10 @@ any point leaves either the old or the new file, never a mix. Files are mode
 
 A file that is unreadable, corrupt, of another format or version, or that
 belongs to another key is logged and ignored: state is an optimisation,
-never a reason not to start.
+never a reason not to start. Only regular files are read, never through a
+symbolic link, without blocking (a FIFO would hang the start-up) and up to a size
+cap derived from ``--report.max-bytes`` (a link to ``/dev/zero`` would be read
+until memory runs out).
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import errno
 import hashlib
 import json
 import logging
 import os
 import re
 import secrets
+import stat
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,7 +40,9 @@ log = logging.getLogger("exporter.state")
 
 STATE_FORMAT = "aws-iam-credential-exporter/state"
 STATE_VERSION = 1
-MAX_STATE_BYTES = 256 << 20
+# The default of --report.max-bytes (exporter.config.settings), which this module
+# may not import: the state file of the largest report accepted is read back.
+DEFAULT_REPORT_MAX_BYTES = 64 << 20
 PRUNE_AFTER_SECONDS = 7 * 86400
 _TEMP_MARK = ".tmp-"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -60,8 +67,12 @@ class SavedReport:
 class StateStore:
     """One directory of state files. Thread-safe: every write is a rename."""
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(
+        self, directory: str | Path, max_report_bytes: int = DEFAULT_REPORT_MAX_BYTES
+    ) -> None:
         self.directory = Path(directory)
+        # base64 makes 4 bytes of 3; the JSON around the content is small.
+        self.max_file_bytes = max_report_bytes * 4 // 3 + (64 << 10)
         if self.directory.exists() and not self.directory.is_dir():
             raise StateError(f"--state.dir: {directory} is not a directory")
         try:
@@ -97,7 +108,7 @@ class StateStore:
         if not path.exists():
             return None
         try:
-            return _decode_report(path, key)
+            return _decode_report(path, key, self.max_file_bytes)
         except StateError as err:
             log.warning("ignoring state file %s: %s", path, err)
             return None
@@ -107,7 +118,7 @@ class StateStore:
         found: dict[str, SavedReport] = {}
         for path in sorted(self.directory.glob("report-*.json")):
             try:
-                saved = _decode_report(path, None)
+                saved = _decode_report(path, None, self.max_file_bytes)
             except StateError as err:
                 log.warning("ignoring state file %s: %s", path, err)
                 continue
@@ -167,8 +178,8 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _decode_report(path: Path, key: str | None) -> SavedReport:
-    doc = _read_document(path)
+def _decode_report(path: Path, key: str | None, limit: int) -> SavedReport:
+    doc = _read_document(path, limit)
     if doc.get("kind") != "report":
         raise StateError(f"kind is {doc.get('kind')!r}, expected 'report'")
     if key is not None and doc.get("key") != key:
@@ -195,13 +206,40 @@ def _decode_report(path: Path, key: str | None) -> SavedReport:
     )
 
 
-def _read_document(path: Path) -> dict[str, Any]:
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """The content of ``path`` if it is a regular file (not a link to one) of at most
+    ``limit`` bytes. Never blocks: a FIFO is opened non-blocking and then refused."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     try:
-        if path.stat().st_size > MAX_STATE_BYTES:
-            raise StateError(f"larger than {MAX_STATE_BYTES} bytes")
-        data = json.loads(path.read_bytes())
+        fd = os.open(path, flags)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise StateError("it is a symbolic link; only regular files are read") from None
+        raise StateError(f"cannot read it: {err.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise StateError("not a regular file")
+        if info.st_size > limit:
+            raise StateError(f"larger than {limit} bytes")
+        chunks, left = [], limit + 1  # the file may have grown since fstat
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
     except OSError as err:
         raise StateError(f"cannot read it: {err.strerror}") from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise StateError(f"larger than {limit} bytes")
+    return data
+
+
+def _read_document(path: Path, limit: int) -> dict[str, Any]:
+    raw = read_regular_file(path, limit)
+    try:
+        data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise StateError("not valid JSON (truncated or corrupt)") from None
     if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -9,6 +10,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -141,6 +143,7 @@ def test_temp_files_left_by_a_crash_are_ignored_and_removed(tmp_path: Path) -> N
 
 _WRITER = """
 import sys
+import threading
 from datetime import datetime, timezone
 from exporter.daemon.state_store import SavedReport, StateStore
 store = StateStore(sys.argv[1])
@@ -192,3 +195,62 @@ def test_unusable_directories_are_refused_with_a_message(tmp_path: Path) -> None
 def test_write_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(StateError, match="cannot write state file"):
         atomic_write(tmp_path / "missing-dir" / "f.json", b"x")
+
+
+def load_all_within(store: StateStore, seconds: float) -> dict[str, SavedReport] | None:
+    """``store.load_all()``, or None if it has not returned after ``seconds``."""
+    out: list[dict[str, SavedReport]] = []
+    thread = threading.Thread(target=lambda: out.append(store.load_all()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return out[0] if out else None
+
+
+def test_a_fifo_among_the_state_files_is_skipped_without_blocking(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = StateStore(tmp_path)
+    store.save_report(saved(content=b"good"))
+    fifo = tmp_path / "report-fifo-000000000000.json"
+    os.mkfifo(fifo)
+    try:
+        with caplog.at_level(logging.WARNING, logger="exporter.state"):
+            found = load_all_within(store, 5.0)
+        assert found == {"123456789012": saved(content=b"good")}
+        assert "not a regular file" in caplog.text
+    finally:
+        # Unblocks a reader stuck in open() (before the fix), so no thread is left.
+        with contextlib.suppress(OSError):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "/dev/urandom", "regular"])
+def test_a_symlink_among_the_state_files_is_not_followed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, target: str
+) -> None:
+    store = StateStore(tmp_path / "state")
+    store.save_report(saved(content=b"good"))
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_bytes(store.path_for("123456789012").read_bytes())
+    link = tmp_path / "state" / "report-link-000000000000.json"
+    link.symlink_to(elsewhere if target == "regular" else target)
+    with caplog.at_level(logging.WARNING, logger="exporter.state"):
+        found = load_all_within(store, 5.0)
+    assert found == {"123456789012": saved(content=b"good")}
+    assert "symbolic link" in caplog.text
+
+
+def test_a_state_file_over_the_size_cap_is_not_read(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = StateStore(tmp_path, max_report_bytes=1000)
+    store.save_report(saved(content=b"x" * 900))
+    big = tmp_path / "report-big-000000000000.json"
+    with big.open("wb") as f:
+        f.truncate(10 << 30)  # sparse: 10 GiB that would all be read
+    with caplog.at_level(logging.WARNING, logger="exporter.state"):
+        found = load_all_within(store, 5.0)
+    assert found == {"123456789012": saved(content=b"x" * 900)}
+    assert "larger than" in caplog.text
+    (tmp_path / "report-dir-000000000000.json").mkdir()
+    assert load_all_within(store, 5.0) == found
