@@ -15,6 +15,13 @@ never a reason not to start. Only regular files are read, never through a
 symbolic link, without blocking (a FIFO would hang the start-up) and up to a size
 cap derived from ``--report.max-bytes`` (a link to ``/dev/zero`` would be read
 until memory runs out).
+
+One process owns a directory: ``exporter.lock`` in it is locked (``flock``) for as
+long as the process has a store open there, and names the process (pid, host,
+since when). A second exporter on the same directory is refused at start-up with
+that name, instead of both writing the same files and each deleting the other's
+temp files as crash leftovers. Stores of one process share its lock; the leftovers
+are removed when the process takes the lock.
 """
 
 from __future__ import annotations
@@ -23,18 +30,22 @@ import base64
 import binascii
 import contextlib
 import errno
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import re
 import secrets
+import socket
 import stat
+import threading
 import time
+import weakref
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 log = logging.getLogger("exporter.state")
 
@@ -48,8 +59,79 @@ _TEMP_MARK = ".tmp-"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
+LOCK_FILE = "exporter.lock"
+
+
 class StateError(ValueError):
     """The state directory cannot be used or a file cannot be written."""
+
+
+class _DirectoryLock:
+    """This process's ``flock`` on a directory's lock file, shared by its stores."""
+
+    _held: ClassVar[dict[tuple[int, int], tuple[int, int]]] = {}  # (dev, inode) -> (fd, users)
+    _guard: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def take(cls, directory: Path) -> tuple[tuple[int, int], bool]:
+        """The lock's key, and True if this process has just taken it (not shared)."""
+        info = os.stat(directory)
+        key = (info.st_dev, info.st_ino)
+        with cls._guard:
+            held = cls._held.get(key)
+            if held is not None:
+                cls._held[key] = (held[0], held[1] + 1)
+                return key, False
+            path = directory / LOCK_FILE
+            flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+            try:
+                fd = os.open(path, flags, 0o600)
+            except OSError as err:
+                raise StateError(f"--state.dir: cannot open {path}: {err.strerror}") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _read_holder(fd)
+                os.close(fd)
+                raise StateError(
+                    f"--state.dir: {directory} is in use by another exporter ({holder}); "
+                    "give each exporter its own directory"
+                ) from None
+            except OSError as err:  # a file system without locks (some NFS)
+                log.warning(
+                    "cannot lock %s (%s): another exporter on this directory would not be noticed",
+                    path,
+                    err.strerror,
+                )
+            _write_holder(fd)
+            cls._held[key] = (fd, 1)
+            return key, True
+
+    @classmethod
+    def give_back(cls, key: tuple[int, int]) -> None:
+        with cls._guard:
+            fd, users = cls._held[key]
+            if users > 1:
+                cls._held[key] = (fd, users - 1)
+                return
+            del cls._held[key]
+        os.close(fd)  # releases the flock
+
+
+def _write_holder(fd: int) -> None:
+    since = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    text = f"pid {os.getpid()} on host {socket.gethostname()} since {since}\n"
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, text.encode("utf-8", "replace"), 0)
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        text = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+    except OSError:
+        text = ""
+    return text or "pid unknown"
 
 
 @dataclass(frozen=True)
@@ -81,7 +163,15 @@ class StateStore:
             raise StateError(f"--state.dir: cannot create {directory}: {err.strerror}") from None
         if not os.access(self.directory, os.W_OK | os.X_OK):
             raise StateError(f"--state.dir: {directory} is not writable")
-        self._remove_stale_temp_files()
+        key, first = _DirectoryLock.take(self.directory)
+        self._unlock = weakref.finalize(self, _DirectoryLock.give_back, key)
+        if first:  # no store of this process is writing yet
+            self._remove_stale_temp_files()
+
+    def close(self) -> None:
+        """Give back this store's share of the directory lock (also done when it is
+        garbage-collected, and by the system when the process ends)."""
+        self._unlock()
 
     def path_for(self, key: str) -> Path:
         digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]

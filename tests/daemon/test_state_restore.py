@@ -115,7 +115,7 @@ def test_a_file_empty_at_start_up_saves_nothing_until_read_and_restarts_once(
     r = refresher(p, targets)
     empty = r.run()
     # The account is unknown: no state file, no series, the source is shown as pending.
-    assert empty.accounts == () and not list(p.store.directory.iterdir())
+    assert empty.accounts == () and not list(p.store.directory.glob("report-*"))
     assert [(s.name, s.reason) for s in empty.pending] == [(str(report), "invalid_report")]
     samples = parse_samples(empty.exposition.text.decode())
     assert sample_value(samples, "aws_iam_exporter_pending_sources", reason="invalid_report") == 1
@@ -126,7 +126,7 @@ def test_a_file_empty_at_start_up_saves_nothing_until_read_and_restarts_once(
     good = r.run()
     r.close()
     assert [s.account_id for s in good.accounts] == [A] and not good.pending
-    assert [f.name for f in p.store.directory.iterdir()] == [p.store.path_for(A).name]
+    assert [f.name for f in p.store.directory.glob("report-*")] == [p.store.path_for(A).name]
 
     restarted = persistence(tmp_path)
     restored = restarted.restore(NOW + timedelta(minutes=5))
@@ -141,7 +141,7 @@ def test_a_file_empty_at_start_up_saves_nothing_until_read_and_restarts_once(
     assert sample_value(samples, "aws_iam_exporter_refresh_success", account_id=A) == 0
     assert sample_value(samples, "aws_iam_exporter_refresh_errors_total",
                         account_id=A, reason="file_error") == 1  # fmt: skip
-    assert len(list(p.store.directory.iterdir())) == 1
+    assert len(list(p.store.directory.glob("report-*"))) == 1
 
 
 def test_state_files_of_older_versions_named_by_path_give_no_duplicates(tmp_path: Path) -> None:
