@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client.registry import Collector
+
 from exporter import __version__
 from exporter.config import Config
 from exporter.config.flags import parse_listen_address
@@ -44,6 +46,9 @@ class Hooks:
     header: Callable[[], str] = lambda: ""
     # A snapshot to serve before the first refresh (e.g. restored from --state.dir).
     initial_snapshot: Snapshot | None = None
+    # Rendered with the process metrics at each scrape (counters that move between
+    # refreshes, such as failed state saves).
+    live_collectors: Sequence[Collector] = ()
 
 
 class Daemon:
@@ -81,6 +86,8 @@ class Daemon:
             ssl_context=hooks.ssl_context,
             now=now,
         )
+        for collector in hooks.live_collectors:
+            self.app.live.registry.register(collector)
         listen = parse_listen_address(settings.web_listen_address)
         limits = Limits(
             max_connections=settings.web_max_connections,

@@ -81,4 +81,5 @@ def with_state(hooks: Hooks, directory: str, config: Config, options: Exposition
         on_report=[*hooks.on_report, persistence.save],
         on_snapshot=[*hooks.on_snapshot, persistence.prune],
         initial_snapshot=persistence.restore(utc_now()),
+        live_collectors=[*hooks.live_collectors, persistence.collector()],
     )

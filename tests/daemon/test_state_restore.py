@@ -3,7 +3,10 @@ contained, and one state file per account id whatever the source."""
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
+import urllib.request
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -11,6 +14,9 @@ from pathlib import Path
 import pytest
 
 from exporter.config import Config
+from exporter.config.settings import Settings
+from exporter.daemon import state_store
+from exporter.daemon.compose import build_daemon
 from exporter.daemon.exposition import ExpositionOptions
 from exporter.daemon.persistence import StatePersistence
 from exporter.daemon.refresh import AccountTarget, Refresher
@@ -156,3 +162,27 @@ def test_state_files_of_older_versions_named_by_path_give_no_duplicates(tmp_path
     assert state.account_id == A and state.last_success == newer
     samples = parse_samples(restored.exposition.text.decode())
     assert sample_value(samples, "aws_iam_users", account_id=A) == 5  # one series, the newer
+
+
+def test_a_failed_save_is_counted_in_a_metric_and_logged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(demo=True, state_dir=str(tmp_path / "state"),
+                        web_listen_address="127.0.0.1:0")  # fmt: skip
+    daemon = build_daemon(Config(settings=settings))
+
+    def disk_full(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(state_store.os, "write", disk_full)
+    daemon.start(schedule=False)
+    try:
+        with caplog.at_level(logging.ERROR, logger="exporter.state"):
+            daemon.refresher.run()
+        monkeypatch.undo()
+        with urllib.request.urlopen(f"http://127.0.0.1:{daemon.port}/metrics") as resp:
+            samples = parse_samples(resp.read().decode())
+    finally:
+        daemon.stop()
+    assert sample_value(samples, "aws_iam_exporter_state_save_errors_total") == 2  # 2 demo accounts
+    assert "state not saved" in caplog.text and "No space left on device" in caplog.text
