@@ -47,13 +47,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar
 
+from exporter.config.settings import Settings
+
 log = logging.getLogger("exporter.state")
 
 STATE_FORMAT = "aws-iam-credential-exporter/state"
 STATE_VERSION = 1
-# The default of --report.max-bytes (exporter.config.settings), which this module
-# may not import: the state file of the largest report accepted is read back.
-DEFAULT_REPORT_MAX_BYTES = 64 << 20
+# --report.max-bytes: the state file of the largest report accepted is read back.
+DEFAULT_REPORT_MAX_BYTES = Settings().report_max_bytes
 PRUNE_AFTER_SECONDS = 7 * 86400
 _TEMP_MARK = ".tmp-"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
