@@ -82,6 +82,6 @@ def with_state(hooks: Hooks, directory: str, config: Config, options: Exposition
         hooks,
         on_report=[*hooks.on_report, persistence.save],
         on_snapshot=[*hooks.on_snapshot, persistence.prune],
-        initial_snapshot=persistence.restore(utc_now()),
+        restore=lambda: persistence.restore(utc_now()),
         live_collectors=[*hooks.live_collectors, persistence.collector()],
     )

@@ -6,6 +6,8 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import threading
+import time
 import urllib.request
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
@@ -16,6 +18,7 @@ import pytest
 from exporter.config import Config
 from exporter.config.settings import Settings
 from exporter.daemon import state_store
+from exporter.daemon.app import Daemon
 from exporter.daemon.compose import build_daemon
 from exporter.daemon.exposition import ExpositionOptions
 from exporter.daemon.persistence import StatePersistence
@@ -24,6 +27,7 @@ from exporter.daemon.state_store import SavedReport, StateStore
 from exporter.sources.base import FileReportSource
 from exporter.sources.demo import DemoSource
 from tests.support.exporter_process import parse_samples, sample_value
+from tests.support.net import free_port, wait_http
 from tests.support.sample_reports import sample_report
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
@@ -186,3 +190,46 @@ def test_a_failed_save_is_counted_in_a_metric_and_logged(
         daemon.stop()
     assert sample_value(samples, "aws_iam_exporter_state_save_errors_total") == 2  # 2 demo accounts
     assert "state not saved" in caplog.text and "No space left on device" in caplog.text
+
+
+def test_the_server_listens_before_the_saved_reports_are_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = tmp_path / "state"
+    first = StatePersistence(StateStore(state), Config(), ExpositionOptions())
+    r = refresher(first, [AccountTarget("", "demo", DemoSource())])
+    r.run()
+    r.close()
+    first.store.close()
+
+    release = threading.Event()
+    restore = StatePersistence.restore
+
+    def slow_restore(self: StatePersistence, now: datetime) -> object:
+        release.wait(20)  # a big saved report takes seconds to parse
+        return restore(self, now)
+
+    monkeypatch.setattr(StatePersistence, "restore", slow_restore)
+    port = free_port()
+    settings = Settings(demo=True, state_dir=str(state), web_listen_address=f"127.0.0.1:{port}")
+    built: list[Daemon] = []
+
+    def build_and_start() -> None:
+        built.append(build_daemon(Config(settings=settings)))
+        built[0].start()
+
+    starter = threading.Thread(target=build_and_start, daemon=True)
+    starter.start()
+    try:
+        wait_http(f"http://127.0.0.1:{port}/-/healthy", timeout=5)
+        # Not ready, and no refresh has run: it waits for the saved state.
+        time.sleep(0.5)
+        wait_http(f"http://127.0.0.1:{port}/-/ready", timeout=1, expect=503)
+        wait_http(f"http://127.0.0.1:{port}/metrics", timeout=1, expect=503)
+        release.set()
+        wait_http(f"http://127.0.0.1:{port}/-/ready", timeout=10)
+    finally:
+        release.set()
+        starter.join(20)
+        for daemon in built:
+            daemon.stop()
