@@ -101,6 +101,24 @@ def _interval(text: str) -> timedelta:
     return value
 
 
+_SIZE = re.compile(r"^([0-9]{1,15})\s*([KMG]i?B|B)?$", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9,
+          "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}  # fmt: skip
+
+
+def _byte_size(text: str) -> int:
+    """A size in bytes: ``1048576``, ``64MiB``, ``500KB`` (KB, MB, GB are powers of 1000)."""
+    m = _SIZE.match(text.strip())
+    if not m:
+        raise argparse.ArgumentTypeError(
+            f"not a size: {text[:40]!r} (examples: 67108864, 64MiB, 500KB)"
+        )
+    value = int(m.group(1)) * _UNITS[(m.group(2) or "b").lower()]
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 byte, got {text[:40]!r}")
+    return value
+
+
 def _path(text: str) -> str:
     # The server compares the request path, query cut off, with this text as it is: a
     # "?", "#", "%" or space, an empty, "." or ".." segment, or anything under /-/ (the
@@ -195,6 +213,12 @@ FLAGS: tuple[Flag, ...] = (
          _count, "I"),
     Flag("shard.count", "replicas sharing the accounts by a stable hash of the account id",
          _positive_int, "N"),
+    Flag("web.read-header-timeout", "close a connection whose TLS handshake and request "
+         "head take longer than this in all, however slowly they trickle in",
+         _interval, "DURATION"),
+    Flag("report.max-bytes", "refuse a credential report larger than this, in bytes or "
+         "with a unit (64MiB, 500KB); real reports of 5000 users are 1-2 MB",
+         _byte_size, "SIZE"),
 )  # fmt: skip
 
 _BY_NAME = {f.name: f for f in FLAGS}

@@ -46,6 +46,10 @@ class Settings:
     aws_poll_deadline: timedelta = timedelta(minutes=2)
     shard_index: int = 0
     shard_count: int = 1
+    web_read_header_timeout: timedelta = timedelta(seconds=5)
+    # About 5000 users make 1-2 MB: far above any real report, far below what would
+    # exhaust memory (parsing takes about 10x the report's size).
+    report_max_bytes: int = 64 << 20
 
     @property
     def aws_call_deadline(self) -> timedelta:

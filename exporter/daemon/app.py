@@ -10,16 +10,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECTOR
 from prometheus_client.registry import Collector
 
 from exporter import __version__
 from exporter.config import Config
 from exporter.config.flags import parse_listen_address
-from exporter.daemon.exposition import ExpositionOptions, LiveMetrics
+from exporter.daemon.exposition import ExpositionOptions
 from exporter.daemon.http import (
     Authenticator,
     HeadersProvider,
+    Limits,
     ServerThread,
     SSLContextProvider,
     WebApp,
@@ -44,10 +44,15 @@ class Hooks:
     on_report: Sequence[ReportHook] = ()
     on_snapshot: Sequence[Callable[[Snapshot], None]] = ()
     header: Callable[[], str] = lambda: ""
-    # Rendered at every scrape with the process metrics (the web config's reload state).
-    live_collectors: Sequence[Collector] = ()
-    # A snapshot to serve before the first refresh (e.g. restored from --state.dir).
+    # A snapshot to serve before the first refresh.
     initial_snapshot: Snapshot | None = None
+    # Makes the snapshot to serve before the first refresh (--state.dir: parsing the
+    # saved reports can take seconds). Run once the server listens, before the first
+    # refresh starts; /-/ready stays 503 until it returns.
+    restore: Callable[[], Snapshot | None] | None = None
+    # Rendered with the process metrics at each scrape (counters that move between
+    # refreshes, such as failed state saves).
+    live_collectors: Sequence[Collector] = ()
 
 
 class Daemon:
@@ -77,6 +82,10 @@ class Daemon:
         )
         if hooks.initial_snapshot is not None:
             self.refresher.install(hooks.initial_snapshot)
+        self._restore = hooks.restore
+        self._restoring: threading.Thread | None = None
+        self._lifecycle = threading.Lock()
+        self._stopped = False
         self.app = WebApp(
             snapshot=lambda: self.refresher.snapshot,
             telemetry_path=settings.web_telemetry_path,
@@ -84,12 +93,15 @@ class Daemon:
             headers=hooks.headers,
             ssl_context=hooks.ssl_context,
             now=now,
-            live=LiveMetrics(
-                (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR, *hooks.live_collectors)
-            ),
         )
+        for collector in hooks.live_collectors:
+            self.app.live.registry.register(collector)
         listen = parse_listen_address(settings.web_listen_address)
-        self._http = ServerThread(listen, self.app, settings.web_max_connections)
+        limits = Limits(
+            max_connections=settings.web_max_connections,
+            read_header_timeout=settings.web_read_header_timeout.total_seconds(),
+        )
+        self._http = ServerThread(listen, self.app, limits)
         self._scheduler: Any = None
 
     @property
@@ -97,19 +109,57 @@ class Daemon:
         return self._http.server.port
 
     def start(self, schedule: bool = True) -> None:
-        """Serve HTTP at once; with ``schedule``, refresh now and every interval."""
+        """Serve HTTP at once; then restore the saved state, if any (in a thread, so
+        nothing parsed delays listening); then, with ``schedule``, refresh now and
+        every interval. Without ``schedule`` the restore is waited for."""
         self._http.start()
-        if schedule:
-            self._scheduler = start_scheduler(self.refresher.tick, self.settings.refresh_interval)
         log.info(
             "listening",
             extra={"address": self._http.server.server_address[0], "port": self.port},
         )
+        if self._restore is None:
+            self._begin(schedule)
+            return
+        self._restoring = threading.Thread(
+            target=self._restore_then_begin, args=(schedule,), name="restore", daemon=True
+        )
+        self._restoring.start()
+        if not schedule:
+            self._restoring.join()
+
+    def _restore_then_begin(self, schedule: bool) -> None:
+        assert self._restore is not None
+        try:
+            snapshot = self._restore()
+        except Exception:
+            log.exception("could not restore the saved state; starting without it")
+            snapshot = None
+        with self._lifecycle:
+            if self._stopped:
+                return
+            # Never over a newer snapshot (a refresh run by hand meanwhile).
+            if snapshot is not None and self.refresher.snapshot is None:
+                self.refresher.install(snapshot)
+        self._begin(schedule)
+
+    def _begin(self, schedule: bool) -> None:
+        if not schedule:
+            return
+        with self._lifecycle:
+            if not self._stopped:
+                interval = self.settings.refresh_interval
+                self._scheduler = start_scheduler(self.refresher.tick, interval)
 
     def stop(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
+        with self._lifecycle:
+            self._stopped = True
+            scheduler = self._scheduler
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
         self._http.stop()
+        if self._restoring is not None:
+            # A restore still parsing is left to the process's end (a daemon thread).
+            self._restoring.join(timeout=STOP_GRACE_SECONDS)
         self.refresher.close()
 
 

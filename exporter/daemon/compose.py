@@ -60,7 +60,8 @@ def fixed_targets(settings: Settings) -> list[AccountTarget]:
     if twice:
         raise ValueError(f"--report-file: {', '.join(twice)} given more than once")
     # A file's account is the one its report names, learnt at each read (refresh.py).
-    return [AccountTarget("", path, FileReportSource(path)) for path in paths]
+    limit = settings.report_max_bytes
+    return [AccountTarget("", path, FileReportSource(path, limit)) for path in paths]
 
 
 def with_demo_exemptions(config: Config) -> Config:
@@ -95,10 +96,12 @@ def with_state(hooks: Hooks, directory: str, config: Config, options: Exposition
     from exporter.daemon.persistence import StatePersistence
     from exporter.daemon.state_store import StateStore
 
-    persistence = StatePersistence(StateStore(directory), config, options)
+    store = StateStore(directory, config.settings.report_max_bytes)
+    persistence = StatePersistence(store, config, options)
     return replace(
         hooks,
         on_report=[*hooks.on_report, persistence.save],
         on_snapshot=[*hooks.on_snapshot, persistence.prune],
-        initial_snapshot=persistence.restore(utc_now()),
+        restore=lambda: persistence.restore(utc_now()),
+        live_collectors=[*hooks.live_collectors, persistence.collector()],
     )

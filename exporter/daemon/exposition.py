@@ -3,14 +3,21 @@
 prometheus_client renders about 8 µs per series, so 50k findings cost ~0.4 s:
 far too slow for every scrape, fine once per publication. The publisher renders
 the text format, its gzip and OpenMetrics here; a scrape only renders the small
-process/platform/GC registry and concatenates. Two gzip members back to back
-are one valid gzip stream (RFC 1952), so the cached gzip is reused as is.
+process/platform/GC registry and appends it. A gzip answer is one gzip member:
+many clients (``curl --compressed``, some proxies) decode only the first member of
+a multi-member stream. The cached part is compressed once, ending with a sync flush
+and an empty final block; per scrape that block and the trailer are cut off, the
+live part is deflated on its own and a new trailer (running CRC-32, total size)
+closes the member. Only the live part (a few KB) is compressed per scrape.
 """
 
 from __future__ import annotations
 
 import gzip
 import heapq
+import re
+import struct
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -124,8 +131,36 @@ def render(
     )
 
 
+_LEVEL = 6
+# A gzip header (RFC 1952): magic, deflate, no flags, mtime 0, no extra flags, OS unknown.
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+# An empty final stored block (RFC 1951): BFINAL=1, BTYPE=00, LEN=0, NLEN=~0. Written
+# by hand after a sync flush (which leaves the stream byte-aligned), so it is the same
+# whatever zlib build compressed the rest, and can be cut off again.
+_FINAL_BLOCK = b"\x01\x00\x00\xff\xff"
+_TRAILER = struct.Struct("<II")  # CRC-32 and size mod 2^32 of the uncompressed data
+_CUT = len(_FINAL_BLOCK) + _TRAILER.size
+
+
 def _gzip(data: bytes) -> bytes:
-    return gzip.compress(data, compresslevel=6, mtime=0)
+    """A whole gzip member of ``data`` whose deflate stream can be continued (``_gzip_join``)."""
+    deflater = zlib.compressobj(_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+    stream = deflater.compress(data) + deflater.flush(zlib.Z_SYNC_FLUSH)
+    trailer = _TRAILER.pack(zlib.crc32(data), len(data) & 0xFFFFFFFF)
+    return b"".join((_GZIP_HEADER, stream, _FINAL_BLOCK, trailer))
+
+
+def _gzip_join(cached: bytes, tail: bytes) -> bytes:
+    """One gzip member of the data of ``cached`` (made by ``_gzip``) followed by ``tail``."""
+    if not cached.startswith(_GZIP_HEADER) or cached[-_CUT : -_TRAILER.size] != _FINAL_BLOCK:
+        return _gzip((gzip.decompress(cached) if cached else b"") + tail)  # not made by _gzip
+    crc, size = _TRAILER.unpack_from(cached, len(cached) - _TRAILER.size)
+    # A fresh deflater refers back only into its own data, so its blocks are valid
+    # after the cached ones, which the sync flush left byte-aligned and not final.
+    deflater = zlib.compressobj(_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+    stream = deflater.compress(tail) + deflater.flush(zlib.Z_FINISH)
+    trailer = _TRAILER.pack(zlib.crc32(tail, crc), (size + len(tail)) & 0xFFFFFFFF)
+    return b"".join((memoryview(cached)[:-_CUT], stream, trailer))
 
 
 class LiveMetrics:
@@ -150,27 +185,75 @@ class Body:
     content_encoding: str | None
 
 
+# RFC 9110 12.4.2: "0" to "1" with at most three decimals; anything else is invalid.
+_QVALUE = re.compile(r"^(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)$")
+_OPENMETRICS = "application/openmetrics-text"
+
+
+def _elements(header: str | None) -> Iterator[tuple[str, float]]:
+    """``(lowercased value, weight)`` of each element of a comma-separated header whose
+    elements may carry ``;param=value`` (``Accept``, ``Accept-Encoding``). A missing
+    weight is 1; an invalid one (``q=-1``, ``q=nan``, ``q=1.5``) counts as 0, so it never
+    makes a value acceptable. Commas and semicolons inside quoted strings are kept."""
+    for element in _split(header or "", ","):
+        value, *params = _split(element, ";")
+        value = value.strip().lower()
+        if not value:
+            continue
+        weight = 1.0
+        for param in params:
+            name, _, raw = param.partition("=")
+            if name.strip().lower() == "q":
+                raw = raw.strip()
+                weight = float(raw) if _QVALUE.match(raw) else 0.0
+        yield value, weight
+
+
+def _split(text: str, separator: str) -> list[str]:
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
+    for char in text:
+        if escaped:
+            escaped = False
+        elif quoted and char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == separator and not quoted:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
 def wants_openmetrics(accept: str | None) -> bool:
-    return any(
-        part.split(";")[0].strip().lower() == "application/openmetrics-text"
-        for part in (accept or "").split(",")
-    )
+    """OpenMetrics when the client names it with a weight above 0 and at least that of
+    the text format (its most specific range: ``text/plain``, ``text/*``, ``*/*``)."""
+    openmetrics = 0.0
+    text: dict[str, float] = {}
+    for media_range, weight in _elements(accept):
+        media_type = media_range.replace(" ", "")
+        if media_type == _OPENMETRICS:
+            openmetrics = max(openmetrics, weight)
+        elif media_type in ("text/plain", "text/*", "*/*"):
+            text[media_type] = max(text.get(media_type, 0.0), weight)
+    text_weight = next((text[t] for t in ("text/plain", "text/*", "*/*") if t in text), 0.0)
+    return openmetrics > 0 and openmetrics >= text_weight
 
 
 def accepts_gzip(accept_encoding: str | None) -> bool:
-    for part in (accept_encoding or "").split(","):
-        coding, _, params = part.partition(";")
-        if coding.strip().lower() == "gzip":
-            q = params.strip().removeprefix("q=")
-            return not (q and _float(q) == 0.0)
-    return False
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        return 1.0
+    """gzip when its weight (or that of ``*``, if gzip is not listed) is above 0 and not
+    below that of an explicitly weighted ``identity``. No header: identity."""
+    weights: dict[str, float] = {}
+    for listed, weight in _elements(accept_encoding):
+        coding = "gzip" if listed == "x-gzip" else listed  # RFC 9110 8.4.1.3
+        weights[coding] = max(weights.get(coding, 0.0), weight)
+    gz = weights.get("gzip", weights.get("*", 0.0))
+    identity = weights.get("identity", 0.0)
+    return gz > 0 and gz >= identity
 
 
 def body(
@@ -179,10 +262,13 @@ def body(
     gz = accepts_gzip(accept_encoding)
     if wants_openmetrics(accept):
         tail = live.openmetrics()
-        content = exposition.openmetrics_gzip + _gzip(tail) if gz else exposition.openmetrics + tail
+        if gz:
+            content = _gzip_join(exposition.openmetrics_gzip, tail)
+        else:
+            content = exposition.openmetrics + tail
         return Body(content, CONTENT_TYPE_OPENMETRICS, "gzip" if gz else None)
     tail = live.text()
-    content = exposition.text_gzip + _gzip(tail) if gz else exposition.text + tail
+    content = _gzip_join(exposition.text_gzip, tail) if gz else exposition.text + tail
     return Body(content, CONTENT_TYPE_TEXT, "gzip" if gz else None)
 
 

@@ -17,7 +17,12 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+from collections.abc import Iterator
 from datetime import datetime
+
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from exporter.config import Config
 from exporter.core.analyse import analyse
@@ -45,6 +50,8 @@ class StatePersistence:
         self.prune_after = prune_after
         self.config = config
         self.options = options
+        self.save_errors = 0  # exported live by SaveErrorsCollector
+        self._lock = threading.Lock()
 
     def save(self, state: AccountState, fetched: FetchedReport) -> None:
         """A report hook: write the account's good report to disk."""
@@ -61,7 +68,15 @@ class StatePersistence:
         try:
             self.store.save_report(saved)
         except StateError as err:
-            log.error("state not saved (the exporter keeps running): %s", err)
+            with self._lock:
+                self.save_errors += 1
+            log.error(
+                "state not saved (the exporter keeps running): %s", err,
+                extra={"account_id": state.account_id},
+            )  # fmt: skip
+
+    def collector(self) -> Collector:
+        return SaveErrorsCollector(self)
 
     def prune(self, snapshot: Snapshot) -> None:
         """An on_snapshot hook: forget the saved reports of accounts no longer refreshed
@@ -109,6 +124,21 @@ class StatePersistence:
             analysis=store(analysis, compress(saved.content), analysis, self.config, now),
             evaluated_at=now,
             last_success=saved.fetched_at,
+        )
+
+
+class SaveErrorsCollector(Collector):
+    """Read at scrape time: a save fails after the refresh's snapshot is published."""
+
+    def __init__(self, persistence: StatePersistence) -> None:
+        self.persistence = persistence
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "aws_iam_exporter_state_save_errors",
+            "Reports that could not be saved to --state.dir (disk full, permissions...); "
+            "the exporter keeps serving them from memory.",
+            value=self.persistence.save_errors,
         )
 
 

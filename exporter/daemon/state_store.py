@@ -11,7 +11,17 @@ any point leaves either the old or the new file, never a mix. Files are mode
 
 A file that is unreadable, corrupt, of another format or version, or that
 belongs to another key is logged and ignored: state is an optimisation,
-never a reason not to start.
+never a reason not to start. Only regular files are read, never through a
+symbolic link, without blocking (a FIFO would hang the start-up) and up to a size
+cap derived from ``--report.max-bytes`` (a link to ``/dev/zero`` would be read
+until memory runs out).
+
+One process owns a directory: ``exporter.lock`` in it is locked (``flock``) for as
+long as the process has a store open there, and names the process (pid, host,
+since when). A second exporter on the same directory is refused at start-up with
+that name, instead of both writing the same files and each deleting the other's
+temp files as crash leftovers. Stores of one process share its lock; the leftovers
+are removed when the process takes the lock.
 """
 
 from __future__ import annotations
@@ -19,30 +29,110 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import errno
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import re
 import secrets
+import socket
+import stat
+import threading
 import time
+import weakref
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+from exporter.config.settings import Settings
 
 log = logging.getLogger("exporter.state")
 
 STATE_FORMAT = "aws-iam-credential-exporter/state"
 STATE_VERSION = 1
-MAX_STATE_BYTES = 256 << 20
+# --report.max-bytes: the state file of the largest report accepted is read back.
+DEFAULT_REPORT_MAX_BYTES = Settings().report_max_bytes
 PRUNE_AFTER_SECONDS = 7 * 86400
 _TEMP_MARK = ".tmp-"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
+LOCK_FILE = "exporter.lock"
+
+
 class StateError(ValueError):
     """The state directory cannot be used or a file cannot be written."""
+
+
+class _DirectoryLock:
+    """This process's ``flock`` on a directory's lock file, shared by its stores."""
+
+    _held: ClassVar[dict[tuple[int, int], tuple[int, int]]] = {}  # (dev, inode) -> (fd, users)
+    _guard: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def take(cls, directory: Path) -> tuple[tuple[int, int], bool]:
+        """The lock's key, and True if this process has just taken it (not shared)."""
+        info = os.stat(directory)
+        key = (info.st_dev, info.st_ino)
+        with cls._guard:
+            held = cls._held.get(key)
+            if held is not None:
+                cls._held[key] = (held[0], held[1] + 1)
+                return key, False
+            path = directory / LOCK_FILE
+            flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+            try:
+                fd = os.open(path, flags, 0o600)
+            except OSError as err:
+                raise StateError(f"--state.dir: cannot open {path}: {err.strerror}") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _read_holder(fd)
+                os.close(fd)
+                raise StateError(
+                    f"--state.dir: {directory} is in use by another exporter ({holder}); "
+                    "give each exporter its own directory"
+                ) from None
+            except OSError as err:  # a file system without locks (some NFS)
+                log.warning(
+                    "cannot lock %s (%s): another exporter on this directory would not be noticed",
+                    path,
+                    err.strerror,
+                )
+            _write_holder(fd)
+            cls._held[key] = (fd, 1)
+            return key, True
+
+    @classmethod
+    def give_back(cls, key: tuple[int, int]) -> None:
+        with cls._guard:
+            fd, users = cls._held[key]
+            if users > 1:
+                cls._held[key] = (fd, users - 1)
+                return
+            del cls._held[key]
+        os.close(fd)  # releases the flock
+
+
+def _write_holder(fd: int) -> None:
+    since = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    text = f"pid {os.getpid()} on host {socket.gethostname()} since {since}\n"
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, text.encode("utf-8", "replace"), 0)
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        text = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+    except OSError:
+        text = ""
+    return text or "pid unknown"
 
 
 @dataclass(frozen=True)
@@ -60,8 +150,12 @@ class SavedReport:
 class StateStore:
     """One directory of state files. Thread-safe: every write is a rename."""
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(
+        self, directory: str | Path, max_report_bytes: int = DEFAULT_REPORT_MAX_BYTES
+    ) -> None:
         self.directory = Path(directory)
+        # base64 makes 4 bytes of 3; the JSON around the content is small.
+        self.max_file_bytes = max_report_bytes * 4 // 3 + (64 << 10)
         if self.directory.exists() and not self.directory.is_dir():
             raise StateError(f"--state.dir: {directory} is not a directory")
         try:
@@ -70,7 +164,15 @@ class StateStore:
             raise StateError(f"--state.dir: cannot create {directory}: {err.strerror}") from None
         if not os.access(self.directory, os.W_OK | os.X_OK):
             raise StateError(f"--state.dir: {directory} is not writable")
-        self._remove_stale_temp_files()
+        key, first = _DirectoryLock.take(self.directory)
+        self._unlock = weakref.finalize(self, _DirectoryLock.give_back, key)
+        if first:  # no store of this process is writing yet
+            self._remove_stale_temp_files()
+
+    def close(self) -> None:
+        """Give back this store's share of the directory lock (also done when it is
+        garbage-collected, and by the system when the process ends)."""
+        self._unlock()
 
     def path_for(self, key: str) -> Path:
         digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
@@ -97,7 +199,7 @@ class StateStore:
         if not path.exists():
             return None
         try:
-            return _decode_report(path, key)
+            return _decode_report(path, key, self.max_file_bytes)
         except StateError as err:
             log.warning("ignoring state file %s: %s", path, err)
             return None
@@ -107,7 +209,7 @@ class StateStore:
         found: dict[str, SavedReport] = {}
         for path in sorted(self.directory.glob("report-*.json")):
             try:
-                saved = _decode_report(path, None)
+                saved = _decode_report(path, None, self.max_file_bytes)
             except StateError as err:
                 log.warning("ignoring state file %s: %s", path, err)
                 continue
@@ -167,8 +269,8 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _decode_report(path: Path, key: str | None) -> SavedReport:
-    doc = _read_document(path)
+def _decode_report(path: Path, key: str | None, limit: int) -> SavedReport:
+    doc = _read_document(path, limit)
     if doc.get("kind") != "report":
         raise StateError(f"kind is {doc.get('kind')!r}, expected 'report'")
     if key is not None and doc.get("key") != key:
@@ -195,13 +297,40 @@ def _decode_report(path: Path, key: str | None) -> SavedReport:
     )
 
 
-def _read_document(path: Path) -> dict[str, Any]:
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """The content of ``path`` if it is a regular file (not a link to one) of at most
+    ``limit`` bytes. Never blocks: a FIFO is opened non-blocking and then refused."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     try:
-        if path.stat().st_size > MAX_STATE_BYTES:
-            raise StateError(f"larger than {MAX_STATE_BYTES} bytes")
-        data = json.loads(path.read_bytes())
+        fd = os.open(path, flags)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise StateError("it is a symbolic link; only regular files are read") from None
+        raise StateError(f"cannot read it: {err.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise StateError("not a regular file")
+        if info.st_size > limit:
+            raise StateError(f"larger than {limit} bytes")
+        chunks, left = [], limit + 1  # the file may have grown since fstat
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
     except OSError as err:
         raise StateError(f"cannot read it: {err.strerror}") from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise StateError(f"larger than {limit} bytes")
+    return data
+
+
+def _read_document(path: Path, limit: int) -> dict[str, Any]:
+    raw = read_regular_file(path, limit)
+    try:
+        data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise StateError("not valid JSON (truncated or corrupt)") from None
     if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:

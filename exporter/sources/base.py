@@ -8,13 +8,17 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import NamedTuple, Protocol, runtime_checkable
 
+from exporter.config.settings import Settings
 from exporter.core.records import AccountFacts, FetchedReport, RoleRecord
 from exporter.core.report import IncompleteReportError, ReportFormatError
+
+DEFAULT_MAX_BYTES = Settings().report_max_bytes
 
 REASONS = (
     "throttled",
@@ -29,6 +33,8 @@ REASONS = (
     "report_not_present",
     "invalid_report",
     "incomplete_report",
+    # Larger than --report.max-bytes: refused before it is parsed.
+    "report_too_large",
     "role_missing",
     "file_error",
     # The daemon's own: another source already yields the same account.
@@ -60,22 +66,44 @@ class ReportSource(Protocol):
     def fetch(self) -> FetchedReport: ...
 
 
-class FileReportSource:
-    """A report saved on disk (``-`` is standard input); re-read on every fetch."""
+def too_large(what: str, limit: int, size: int | None = None) -> SourceError:
+    """The refusal of a report over ``--report.max-bytes`` (``size`` if known)."""
+    amount = f"{size} bytes" if size is not None else f"more than {limit} bytes"
+    return SourceError(
+        "report_too_large",
+        f"{what} is {amount}, over --report.max-bytes ({limit}); a real report of "
+        "5000 users is 1-2 MB, so this is not one (or raise the limit)",
+    )
 
-    def __init__(self, path: str) -> None:
+
+class FileReportSource:
+    """A report saved on disk (``-`` is standard input); re-read on every fetch, and
+    refused, before it is parsed, when larger than ``max_bytes``."""
+
+    def __init__(self, path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.path = path
+        self.max_bytes = max_bytes
 
     def fetch(self) -> FetchedReport:
+        limit = self.max_bytes
         if self.path == "-":
-            return FetchedReport(sys.stdin.buffer.read(), None)
+            content = sys.stdin.buffer.read(limit + 1)
+            if len(content) > limit:
+                raise too_large("standard input", limit)
+            return FetchedReport(content, None)
         try:
-            p = Path(self.path)
-            content = p.read_bytes()
-            mtime = datetime.fromtimestamp(p.stat().st_mtime, tz=timezone.utc)
+            with open(self.path, "rb") as f:
+                info = os.fstat(f.fileno())
+                if stat.S_ISREG(info.st_mode) and info.st_size > limit:
+                    raise too_large(self.path, limit, info.st_size)
+                # Read one byte more than allowed: a device or a growing file has no
+                # size to check first.
+                content = f.read(limit + 1)
         except OSError as err:
             raise SourceError("file_error", f"cannot read {self.path}: {err.strerror}") from None
-        return FetchedReport(content, mtime)
+        if len(content) > limit:
+            raise too_large(self.path, limit)
+        return FetchedReport(content, datetime.fromtimestamp(info.st_mtime, tz=timezone.utc))
 
 
 class AccountDetails(NamedTuple):
@@ -105,4 +133,5 @@ __all__ = [
     "ReportSource",
     "SourceError",
     "failure_reason",
+    "too_large",
 ]

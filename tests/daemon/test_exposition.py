@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import io
 import subprocess
+import zlib
 from datetime import timedelta
 
+import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_families
 
@@ -221,6 +224,30 @@ def test_gzip_is_cached_bytes_plus_live_part() -> None:
     assert plain.content_type.startswith("text/plain; version=0.0.4")
 
 
+def one_gzip_member(data: bytes) -> bytes:
+    """The content of the first gzip member, failing if anything follows it: ``curl
+    --compressed`` and many other clients decode only the first member."""
+    inflater = zlib.decompressobj(wbits=31)
+    out = inflater.decompress(data) + inflater.flush()
+    assert inflater.eof and inflater.unused_data == b"", "more than one gzip member"
+    with gzip.GzipFile(fileobj=io.BytesIO(data)) as first:
+        assert first.read() == out
+    return out
+
+
+def test_gzip_body_is_one_member_with_the_live_part() -> None:
+    exposition = render([state(sample_report(3))], Config(), ExpositionOptions())
+    live = LiveMetrics()
+    for accept in (None, "application/openmetrics-text;version=1.0.0"):
+        zipped = body(exposition, live, accept, "gzip")
+        doc = one_gzip_member(zipped.content)
+        plain = body(exposition, live, accept, None).content
+        assert doc.startswith(plain[:1000]) and b"process_cpu_seconds_total" in doc
+        assert doc.count(b"# EOF") == (1 if accept else 0)
+    # The cached part alone is still a whole gzip file.
+    assert gzip.decompress(exposition.text_gzip) == exposition.text
+
+
 def test_openmetrics_has_one_eof_and_parses() -> None:
     exposition = render([state(sample_report(3))], Config(), ExpositionOptions())
     accept = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"
@@ -246,3 +273,77 @@ def test_negotiation_helpers() -> None:
     assert not accepts_gzip("deflate")
     assert format_duration(timedelta(hours=1, minutes=30)) == "1h30m"
     assert format_duration(timedelta(seconds=2)) == "2s"
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "gzip_wanted"),
+    [
+        ("gzip", True),
+        ("GZIP", True),
+        ("x-gzip", True),
+        ("br, gzip;q=0.8", True),
+        ("gzip;q=1.000", True),
+        ("gzip ; Q=0.5", True),
+        ("*", True),
+        ("deflate, *;q=0.1", True),
+        (None, False),
+        ("", False),
+        ("deflate", False),
+        ("identity", False),
+        # A weight of 0 means "not acceptable" (RFC 9110 12.4.2), however it is spelt.
+        ("gzip;q=0", False),
+        ("gzip;Q=0", False),
+        ("gzip;q=0.000", False),
+        ("gzip; q=0.0", False),
+        # Invalid weights do not make a coding acceptable.
+        ("gzip;q=-1", False),
+        ("gzip;q=nan", False),
+        ("gzip;q=NaN", False),
+        ("gzip;q=inf", False),
+        ("gzip;q=1.5", False),
+        ("gzip;q=0.1234", False),
+        ("gzip;q=", False),
+        # A listed coding wins over *; identity preferred by weight wins over gzip.
+        ("*, gzip;q=0", False),
+        ("gzip;q=0, *", False),
+        ("identity, gzip;q=0.5", False),
+        ("identity;q=0.5, gzip", True),
+        ("identity;q=0, gzip;q=0.1", True),
+    ],
+)
+def test_accept_encoding_follows_rfc9110_weights(
+    accept_encoding: str | None, gzip_wanted: bool
+) -> None:
+    assert accepts_gzip(accept_encoding) is gzip_wanted
+
+
+@pytest.mark.parametrize(
+    ("accept", "openmetrics"),
+    [
+        ("application/openmetrics-text", True),
+        ("application/openmetrics-text; version=1.0.0", True),
+        ("Application/OpenMetrics-Text;version=1.0.0;q=0.9", True),
+        # What Prometheus sends.
+        (
+            "application/openmetrics-text;version=1.0.0;q=0.5,"
+            "application/openmetrics-text;version=0.0.1;q=0.4,"
+            "text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
+            True,
+        ),
+        ("text/plain;version=0.0.4;q=0.3,application/openmetrics-text;q=0.5", True),
+        ('application/openmetrics-text;x="a,b";q=0.5, text/plain;q=0.1', True),
+        (None, False),
+        ("", False),
+        ("*/*", False),
+        ("text/plain", False),
+        ("application/openmetrics-text;q=0", False),
+        ("application/openmetrics-text;Q=0", False),
+        ("application/openmetrics-text;q=0.000, text/plain", False),
+        ("application/openmetrics-text;q=-1", False),
+        ("application/openmetrics-text;q=nan", False),
+        ("text/plain, application/openmetrics-text;q=0.5", False),
+        ("text/*;q=0.9, application/openmetrics-text;q=0.5", False),
+    ],
+)
+def test_accept_follows_rfc9110_weights(accept: str | None, openmetrics: bool) -> None:
+    assert wants_openmetrics(accept) is openmetrics

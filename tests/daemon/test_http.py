@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import re
 import socket
+import threading
+import time
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
 from email.message import Message
 
 import pytest
@@ -15,7 +20,9 @@ from exporter.config.flags import parse_listen_address
 from exporter.config.settings import Settings
 from exporter.daemon.app import Daemon, Hooks
 from exporter.daemon.refresh import AccountTarget
+from exporter.daemon.snapshot import Snapshot
 from exporter.sources.base import FetchedReport
+from tests.support.exporter_process import parse_samples, sample_value
 from tests.support.sample_reports import ACCOUNT, NOW, sample_report
 
 
@@ -24,10 +31,16 @@ class Source:
         return FetchedReport(sample_report(3), NOW)
 
 
-def make(hooks: Hooks | None = None, path: str = "/metrics", max_connections: int = 512) -> Daemon:
+def make(
+    hooks: Hooks | None = None,
+    path: str = "/metrics",
+    max_connections: int = 512,
+    read_header_timeout: int = 5,
+) -> Daemon:
     settings = Settings(
         web_listen_address="127.0.0.1:0", web_telemetry_path=path,
         web_max_connections=max_connections,
+        web_read_header_timeout=timedelta(seconds=read_header_timeout),
     )  # fmt: skip
     targets = [AccountTarget(ACCOUNT, "prod", Source())]
     daemon = Daemon(lambda: targets, Config(settings=settings), hooks, now=lambda: NOW)
@@ -187,25 +200,195 @@ def test_bad_listen_address(text: str) -> None:
         parse_listen_address(text)
 
 
-def test_connections_beyond_the_cap_are_closed_and_slots_come_back() -> None:
+def closed_within(s: socket.socket, seconds: float) -> bool:
+    """True if the server closes ``s`` (end of file or reset) within ``seconds``."""
+    s.settimeout(seconds)
+    try:
+        while s.recv(65536):
+            pass
+    except TimeoutError:
+        return False
+    except OSError:
+        pass
+    return True
+
+
+def counter(d: Daemon, name: str) -> float | None:
+    status, _, body = request(d, "/metrics")
+    assert status == 200
+    return sample_value(parse_samples(body.decode()), name)
+
+
+def test_at_the_cap_the_oldest_idle_or_unfinished_connection_makes_room() -> None:
     d = make(max_connections=2)
     try:
         d.refresher.run()
-        idle = [socket.create_connection(("127.0.0.1", d.port), timeout=5) for _ in range(2)]
-        # Both slots are held by clients that have not sent a request yet.
-        extra = socket.create_connection(("127.0.0.1", d.port), timeout=5)
-        extra.sendall(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert extra.recv(100) == b""  # closed without an answer
-        extra.close()
-        for s in idle:
-            s.close()
-        # Closed connections give their slots back (their threads end at EOF).
-        for _ in range(50):
-            try:
-                if request(d, "/-/healthy")[0] == 200:
-                    break
-            except (ConnectionError, http.client.RemoteDisconnected):
-                continue
+        silent = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+        time.sleep(0.05)
+        partial = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+        partial.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(0.05)
+        # Both slots are held by clients that have not finished a request; a new one
+        # is served, and the oldest of them (the silent one) makes room.
         assert request(d, "/-/healthy")[0] == 200
+        assert closed_within(silent, 2.0)
+        assert not closed_within(partial, 0.2)
+        time.sleep(0.1)  # the served connection is closed and its slot free again
+        newer = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+        time.sleep(0.05)
+        assert request(d, "/-/healthy")[0] == 200
+        assert closed_within(partial, 2.0)  # older than the newer silent one
+        assert not closed_within(newer, 0.2)
+        for s in (silent, partial, newer):
+            s.close()
+        assert (counter(d, "aws_iam_exporter_http_connections_evicted_total") or 0) >= 2
     finally:
         d.stop()
+
+
+def test_when_every_connection_is_answering_a_new_one_gets_503_and_one_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    d = make(max_connections=2)
+    try:
+        d.refresher.run()
+        release = threading.Event()
+        current = d.app.snapshot
+
+        def slow_snapshot() -> Snapshot | None:
+            release.wait(10)
+            return current()
+
+        d.app.snapshot = slow_snapshot  # type: ignore[method-assign]
+        answers: list[int] = []
+        busy = [threading.Thread(target=lambda: answers.append(request(d, "/metrics")[0]))
+                for _ in range(2)]  # fmt: skip
+        for t in busy:
+            t.start()
+        time.sleep(0.2)
+        replies = [exchange(d, b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n") for _ in range(30)]
+        release.set()
+        for t in busy:
+            t.join(10)
+        assert answers == [200, 200]
+        for reply in replies:
+            head, _, text = reply.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 503 "), reply
+            assert b"\r\nRetry-After: 1\r\n" in head and b"\r\nConnection: close" in head
+            assert text == b"too many connections: try again shortly\n"
+        d.app.snapshot = current  # type: ignore[method-assign]
+        assert counter(d, "aws_iam_exporter_http_connections_rejected_total") == 30
+        lines = [r for r in caplog.records if "answered 503" in r.getMessage()]
+        assert len(lines) == 1  # at most one line per 10 s, however many refusals
+    finally:
+        d.stop()
+
+
+def test_a_request_head_has_one_deadline_however_slowly_it_trickles_in() -> None:
+    d = make(read_header_timeout=1)
+    try:
+        d.refresher.run()
+        with socket.create_connection(("127.0.0.1", d.port), timeout=5) as s:
+            s.sendall(b"GET /-/healthy HTTP/1.1\r\n")
+            started = time.monotonic()
+            closed_after = None
+            while time.monotonic() - started < 5:
+                try:
+                    s.sendall(b"X")  # one byte every 0.1 s: each read is quick
+                except OSError:
+                    closed_after = time.monotonic() - started
+                    break
+                if closed_within(s, 0.1):
+                    closed_after = time.monotonic() - started
+                    break
+        assert closed_after is not None and 0.8 < closed_after < 2.0, closed_after
+        assert counter(d, "aws_iam_exporter_http_request_timeouts_total") == 1
+    finally:
+        d.stop()
+
+
+def test_an_idle_kept_alive_connection_is_closed_after_the_idle_timeout() -> None:
+    d = make()
+    try:
+        d.refresher.run()
+        server = d._http.server
+        server.limits = replace(server.limits, idle_timeout=0.5)
+        with socket.create_connection(("127.0.0.1", d.port), timeout=5) as s:
+            s.sendall(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert s.recv(65536).startswith(b"HTTP/1.1 200 ")
+            started = time.monotonic()
+            assert closed_within(s, 3.0)
+            assert 0.4 < time.monotonic() - started < 2.0
+        # Idle connections are normal: not counted as timeouts.
+        assert counter(d, "aws_iam_exporter_http_request_timeouts_total") == 0
+    finally:
+        d.stop()
+
+
+def test_an_answer_the_client_does_not_read_is_cut_at_the_write_timeout() -> None:
+    d = make()
+    try:
+        d.refresher.run()
+        server = d._http.server
+        server.limits = replace(server.limits, write_timeout=0.5)
+        snapshot = d.app.snapshot()
+        assert snapshot is not None
+        huge = replace(snapshot.exposition, text=b"# padding\n" * 5_000_000)
+        d.app.snapshot = lambda: replace(snapshot, exposition=huge)  # type: ignore[method-assign]
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(("127.0.0.1", d.port))
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            # It never reads: the server's writes block, then give up at the deadline.
+            deadline = time.monotonic() + 5
+            while not server.stats.counts["response_timeouts"]:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            d.app.snapshot = lambda: snapshot  # type: ignore[method-assign]
+            assert counter(d, "aws_iam_exporter_http_response_timeouts_total") == 1
+    finally:
+        d.stop()
+
+
+def exchange(d: Daemon, data: bytes, timeout: float = 10.0) -> bytes:
+    """Send ``data`` on one connection, half-close it, read until the server closes."""
+    with socket.create_connection(("127.0.0.1", d.port), timeout=timeout) as s:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := s.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def statuses(reply: bytes) -> list[bytes]:
+    return re.findall(rb"HTTP/1\.[01] ([0-9]{3}) ", reply)
+
+
+SMUGGLED = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def test_a_request_body_is_read_not_taken_for_a_second_request(daemon: Daemon) -> None:
+    head = b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(SMUGGLED)
+    after = b"GET /-/ready HTTP/1.1\r\nHost: x\r\n\r\n"
+    reply = exchange(daemon, head + SMUGGLED + after)
+    # The body is skipped; the kept-alive connection still serves the next request.
+    assert statuses(reply) == [b"200", b"503"], reply
+    assert b"healthy\n" in reply and b"not ready\n" in reply and b"first refresh" not in reply
+
+
+def test_a_body_too_large_or_chunked_is_not_read_and_the_connection_closes(
+    daemon: Daemon,
+) -> None:
+    big = b"x" * 200_000 + SMUGGLED
+    head = b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(big)
+    assert statuses(exchange(daemon, head + big + SMUGGLED)) == [b"200"]
+    chunk = b"%x\r\n%s\r\n0\r\n\r\n" % (len(SMUGGLED), SMUGGLED)
+    head = b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    assert statuses(exchange(daemon, head + chunk + SMUGGLED)) == [b"200"]
+
+
+@pytest.mark.parametrize("length", [b"abc", b"-1", b"1, 2", b"\xc2\xb2", b"9" * 30])
+def test_an_invalid_content_length_is_a_400_and_closes(daemon: Daemon, length: bytes) -> None:
+    head = b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nContent-Length: " + length + b"\r\n\r\n"
+    assert statuses(exchange(daemon, head + SMUGGLED)) == [b"400"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -9,6 +10,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -125,7 +127,8 @@ def test_a_failed_write_never_replaces_the_good_file(
         store.save_report(saved(content=b"new"))
     monkeypatch.undo()
     assert store.load_report("123456789012") == saved(content=b"good")
-    assert [p.name for p in tmp_path.iterdir()] == [store.path_for("123456789012").name]
+    names = [p.name for p in tmp_path.iterdir() if p.name != "exporter.lock"]
+    assert names == [store.path_for("123456789012").name]
 
 
 def test_temp_files_left_by_a_crash_are_ignored_and_removed(tmp_path: Path) -> None:
@@ -135,12 +138,14 @@ def test_temp_files_left_by_a_crash_are_ignored_and_removed(tmp_path: Path) -> N
     leftover = tmp_path / f".{name}.tmp-999-abcd"
     leftover.write_bytes(b'{"format": "aws-iam-credential-exporter/state", "vers')  # half written
     assert store.load_all() == {"123456789012": saved(content=b"good")}
+    store.close()
     StateStore(tmp_path)  # the next start cleans up
     assert not leftover.exists()
 
 
 _WRITER = """
 import sys
+import threading
 from datetime import datetime, timezone
 from exporter.daemon.state_store import SavedReport, StateStore
 store = StateStore(sys.argv[1])
@@ -157,6 +162,7 @@ while True:
 def test_killing_the_writer_at_random_points_never_leaves_a_broken_file(tmp_path: Path) -> None:
     store = StateStore(tmp_path)
     store.save_report(SavedReport("acct", b"0,", WHEN, WHEN))
+    store.close()  # the writer must own the directory
     for attempt in range(8):
         proc = subprocess.Popen(
             [sys.executable, "-c", _WRITER, str(tmp_path)],
@@ -192,3 +198,104 @@ def test_unusable_directories_are_refused_with_a_message(tmp_path: Path) -> None
 def test_write_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(StateError, match="cannot write state file"):
         atomic_write(tmp_path / "missing-dir" / "f.json", b"x")
+
+
+def load_all_within(store: StateStore, seconds: float) -> dict[str, SavedReport] | None:
+    """``store.load_all()``, or None if it has not returned after ``seconds``."""
+    out: list[dict[str, SavedReport]] = []
+    thread = threading.Thread(target=lambda: out.append(store.load_all()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return out[0] if out else None
+
+
+def test_a_fifo_among_the_state_files_is_skipped_without_blocking(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = StateStore(tmp_path)
+    store.save_report(saved(content=b"good"))
+    fifo = tmp_path / "report-fifo-000000000000.json"
+    os.mkfifo(fifo)
+    try:
+        with caplog.at_level(logging.WARNING, logger="exporter.state"):
+            found = load_all_within(store, 5.0)
+        assert found == {"123456789012": saved(content=b"good")}
+        assert "not a regular file" in caplog.text
+    finally:
+        # Unblocks a reader stuck in open() (before the fix), so no thread is left.
+        with contextlib.suppress(OSError):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "/dev/urandom", "regular"])
+def test_a_symlink_among_the_state_files_is_not_followed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, target: str
+) -> None:
+    store = StateStore(tmp_path / "state")
+    store.save_report(saved(content=b"good"))
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_bytes(store.path_for("123456789012").read_bytes())
+    link = tmp_path / "state" / "report-link-000000000000.json"
+    link.symlink_to(elsewhere if target == "regular" else target)
+    with caplog.at_level(logging.WARNING, logger="exporter.state"):
+        found = load_all_within(store, 5.0)
+    assert found == {"123456789012": saved(content=b"good")}
+    assert "symbolic link" in caplog.text
+
+
+def test_a_state_file_over_the_size_cap_is_not_read(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = StateStore(tmp_path, max_report_bytes=1000)
+    store.save_report(saved(content=b"x" * 900))
+    big = tmp_path / "report-big-000000000000.json"
+    with big.open("wb") as f:
+        f.truncate(10 << 30)  # sparse: 10 GiB that would all be read
+    with caplog.at_level(logging.WARNING, logger="exporter.state"):
+        found = load_all_within(store, 5.0)
+    assert found == {"123456789012": saved(content=b"x" * 900)}
+    assert "larger than" in caplog.text
+    (tmp_path / "report-dir-000000000000.json").mkdir()
+    assert load_all_within(store, 5.0) == found
+
+
+_HOLDER = """
+import sys
+from exporter.daemon.state_store import StateStore
+store = StateStore(sys.argv[1])
+print("ready", flush=True)
+sys.stdin.read()  # holds the directory until the test closes its stdin
+"""
+
+
+def test_a_second_process_on_the_directory_is_refused_naming_the_holder(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(tmp_path)],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        assert holder.stdout.readline() == b"ready\n"
+        # A write of the holder in progress: its temp file must survive.
+        temp = tmp_path / f".report-x-000000000000.json.tmp-{holder.pid}-abcd"
+        temp.write_bytes(b"half written")
+        with pytest.raises(StateError, match=rf"in use by another exporter \(pid {holder.pid} "):
+            StateStore(tmp_path)
+        assert temp.exists()
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=10)
+        holder.stdout.close()
+    # Once it has stopped the directory is free, and what it left behind is cleaned up.
+    StateStore(tmp_path)
+    assert not temp.exists()
+    assert f"pid {os.getpid()} " in (tmp_path / "exporter.lock").read_text()
+
+
+def test_stores_of_one_process_share_the_directory(tmp_path: Path) -> None:
+    first = StateStore(tmp_path)
+    first.save_report(saved())
+    assert StateStore(tmp_path).load_report("123456789012") == saved()

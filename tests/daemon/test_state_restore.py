@@ -3,7 +3,12 @@ contained, and one state file per account id whatever the source."""
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
+import threading
+import time
+import urllib.request
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -11,6 +16,10 @@ from pathlib import Path
 import pytest
 
 from exporter.config import Config
+from exporter.config.settings import Settings
+from exporter.daemon import state_store
+from exporter.daemon.app import Daemon
+from exporter.daemon.compose import build_daemon
 from exporter.daemon.exposition import ExpositionOptions
 from exporter.daemon.persistence import StatePersistence
 from exporter.daemon.refresh import AccountTarget, Refresher
@@ -18,6 +27,7 @@ from exporter.daemon.state_store import SavedReport, StateStore
 from exporter.sources.base import FileReportSource
 from exporter.sources.demo import DemoSource
 from tests.support.exporter_process import parse_samples, sample_value
+from tests.support.net import free_port, wait_http
 from tests.support.sample_reports import sample_report
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
@@ -115,7 +125,7 @@ def test_a_file_empty_at_start_up_saves_nothing_until_read_and_restarts_once(
     r = refresher(p, targets)
     empty = r.run()
     # The account is unknown: no state file, no series, the source is shown as pending.
-    assert empty.accounts == () and not list(p.store.directory.iterdir())
+    assert empty.accounts == () and not list(p.store.directory.glob("report-*"))
     assert [(s.name, s.reason) for s in empty.pending] == [(str(report), "invalid_report")]
     samples = parse_samples(empty.exposition.text.decode())
     assert sample_value(samples, "aws_iam_exporter_pending_sources", reason="invalid_report") == 1
@@ -126,7 +136,7 @@ def test_a_file_empty_at_start_up_saves_nothing_until_read_and_restarts_once(
     good = r.run()
     r.close()
     assert [s.account_id for s in good.accounts] == [A] and not good.pending
-    assert [f.name for f in p.store.directory.iterdir()] == [p.store.path_for(A).name]
+    assert [f.name for f in p.store.directory.glob("report-*")] == [p.store.path_for(A).name]
 
     restarted = persistence(tmp_path)
     restored = restarted.restore(NOW + timedelta(minutes=5))
@@ -141,7 +151,7 @@ def test_a_file_empty_at_start_up_saves_nothing_until_read_and_restarts_once(
     assert sample_value(samples, "aws_iam_exporter_refresh_success", account_id=A) == 0
     assert sample_value(samples, "aws_iam_exporter_refresh_errors_total",
                         account_id=A, reason="file_error") == 1  # fmt: skip
-    assert len(list(p.store.directory.iterdir())) == 1
+    assert len(list(p.store.directory.glob("report-*"))) == 1
 
 
 def test_state_files_of_older_versions_named_by_path_give_no_duplicates(tmp_path: Path) -> None:
@@ -156,3 +166,70 @@ def test_state_files_of_older_versions_named_by_path_give_no_duplicates(tmp_path
     assert state.account_id == A and state.last_success == newer
     samples = parse_samples(restored.exposition.text.decode())
     assert sample_value(samples, "aws_iam_users", account_id=A) == 5  # one series, the newer
+
+
+def test_a_failed_save_is_counted_in_a_metric_and_logged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(demo=True, state_dir=str(tmp_path / "state"),
+                        web_listen_address="127.0.0.1:0")  # fmt: skip
+    daemon = build_daemon(Config(settings=settings))
+
+    def disk_full(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(state_store.os, "write", disk_full)
+    daemon.start(schedule=False)
+    try:
+        with caplog.at_level(logging.ERROR, logger="exporter.state"):
+            daemon.refresher.run()
+        monkeypatch.undo()
+        with urllib.request.urlopen(f"http://127.0.0.1:{daemon.port}/metrics") as resp:
+            samples = parse_samples(resp.read().decode())
+    finally:
+        daemon.stop()
+    assert sample_value(samples, "aws_iam_exporter_state_save_errors_total") == 2  # 2 demo accounts
+    assert "state not saved" in caplog.text and "No space left on device" in caplog.text
+
+
+def test_the_server_listens_before_the_saved_reports_are_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = tmp_path / "state"
+    first = StatePersistence(StateStore(state), Config(), ExpositionOptions())
+    r = refresher(first, [AccountTarget("", "demo", DemoSource())])
+    r.run()
+    r.close()
+    first.store.close()
+
+    release = threading.Event()
+    restore = StatePersistence.restore
+
+    def slow_restore(self: StatePersistence, now: datetime) -> object:
+        release.wait(20)  # a big saved report takes seconds to parse
+        return restore(self, now)
+
+    monkeypatch.setattr(StatePersistence, "restore", slow_restore)
+    port = free_port()
+    settings = Settings(demo=True, state_dir=str(state), web_listen_address=f"127.0.0.1:{port}")
+    built: list[Daemon] = []
+
+    def build_and_start() -> None:
+        built.append(build_daemon(Config(settings=settings)))
+        built[0].start()
+
+    starter = threading.Thread(target=build_and_start, daemon=True)
+    starter.start()
+    try:
+        wait_http(f"http://127.0.0.1:{port}/-/healthy", timeout=5)
+        # Not ready, and no refresh has run: it waits for the saved state.
+        time.sleep(0.5)
+        wait_http(f"http://127.0.0.1:{port}/-/ready", timeout=1, expect=503)
+        wait_http(f"http://127.0.0.1:{port}/metrics", timeout=1, expect=503)
+        release.set()
+        wait_http(f"http://127.0.0.1:{port}/-/ready", timeout=10)
+    finally:
+        release.set()
+        starter.join(20)
+        for daemon in built:
+            daemon.stop()

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,8 +19,9 @@ from tests.support.aws_exporter import (
     users,
     wait_samples,
 )
-from tests.support.exporter_process import exporter_process, sample_value
+from tests.support.exporter_process import REPO, exporter_process, sample_value
 from tests.support.moto import aws_env
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -77,3 +80,19 @@ def test_a_corrupt_state_file_is_logged_and_ignored(tmp_path: Path) -> None:
             assert "ignoring state file" in log and "not valid JSON" in log
             assert "not a state file of this exporter" in log
             assert "Traceback" not in log
+
+
+def test_a_second_exporter_on_the_same_state_dir_is_refused_naming_the_first(
+    tmp_path: Path,
+) -> None:
+    state_dir = tmp_path / "state"
+    with exporter_process("--demo", "--state.dir", str(state_dir)) as first:
+        second = subprocess.run(
+            [sys.executable, "-m", "exporter", "serve", "--demo", "--state.dir", str(state_dir),
+             "--web.listen-address", f"127.0.0.1:{free_port()}"],
+            cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert second.returncode == 2, second.stderr
+        assert f"in use by another exporter (pid {first.proc.pid} " in second.stderr
+        assert "Traceback" not in second.stderr
+        assert first.get("/-/ready")[0] == 200  # the first one is undisturbed

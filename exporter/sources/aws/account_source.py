@@ -64,8 +64,8 @@ class AwsAccountSource:
         return self._throttled
 
     def fetch(self) -> FetchedReport:
-        deadline = self._settings.poll_deadline
-        return self._call(lambda iam: IamReportFetcher(iam, deadline).fetch())
+        deadline, limit = self._settings.poll_deadline, self._settings.report_max_bytes
+        return self._call(lambda iam: IamReportFetcher(iam, deadline, max_bytes=limit).fetch())
 
     def fetch_roles(self) -> tuple[RoleRecord, ...]:
         return self._call(fetch_roles)

@@ -24,6 +24,7 @@ class ClientSettings:
     region: str | None = None
     # How long to wait for AWS to generate a credential report.
     poll_deadline: float = _DEFAULTS.aws_poll_deadline.total_seconds()
+    report_max_bytes: int = _DEFAULTS.report_max_bytes
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ClientSettings:
@@ -32,6 +33,7 @@ class ClientSettings:
             connect_timeout=settings.aws_connect_timeout.total_seconds(),
             read_timeout=settings.aws_read_timeout.total_seconds(),
             poll_deadline=settings.aws_poll_deadline.total_seconds(),
+            report_max_bytes=settings.report_max_bytes,
         )
 
     def boto_config(self) -> BotoConfig:

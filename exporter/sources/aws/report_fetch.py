@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from exporter.sources.aws.errors import classify
-from exporter.sources.base import FetchedReport, SourceError
+from exporter.sources.base import DEFAULT_MAX_BYTES, FetchedReport, SourceError, too_large
 
 _LIMITED = "LimitExceeded"  # a pseudo-state: AWS refused to start a generation
 # Why the report was still not there at the deadline, in words.
@@ -40,8 +40,10 @@ class IamReportFetcher:
         max_delay: float = 8.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self.client = client
+        self.max_bytes = max_bytes
         self.deadline_seconds = deadline_seconds
         self.first_delay = first_delay
         self.max_delay = max_delay
@@ -99,6 +101,9 @@ class IamReportFetcher:
         content = resp.get("Content", b"")
         if isinstance(content, str):
             content = content.encode("utf-8")
+        if len(content) > self.max_bytes:
+            # botocore has read it already; refusing it spares the parse (~10x its size).
+            raise too_large("the credential report from AWS", self.max_bytes, len(content))
         generated = resp.get("GeneratedTime")
         if isinstance(generated, datetime) and generated.tzinfo is None:
             generated = generated.replace(tzinfo=timezone.utc)
