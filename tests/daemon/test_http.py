@@ -6,12 +6,14 @@ import gzip
 import http.client
 import re
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from email.message import Message
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +24,7 @@ from exporter.daemon.app import Daemon, Hooks
 from exporter.daemon.refresh import AccountTarget
 from exporter.daemon.snapshot import Snapshot
 from exporter.sources.base import FetchedReport
+from tests.support.certs import make_pki
 from tests.support.exporter_process import parse_samples, sample_value
 from tests.support.sample_reports import ACCOUNT, NOW, sample_report
 
@@ -392,3 +395,38 @@ def test_a_body_too_large_or_chunked_is_not_read_and_the_connection_closes(
 def test_an_invalid_content_length_is_a_400_and_closes(daemon: Daemon, length: bytes) -> None:
     head = b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nContent-Length: " + length + b"\r\n\r\n"
     assert statuses(exchange(daemon, head + SMUGGLED)) == [b"400"]
+
+
+def test_a_slow_tls_handshake_counts_against_the_request_head_deadline(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pki.server_cert, pki.server_key)
+    d = make(Hooks(ssl_context=lambda: context), read_header_timeout=1)
+    try:
+        d.refresher.run()
+        with socket.create_connection(("127.0.0.1", d.port), timeout=5) as s:
+            s.sendall(b"\x16\x03\x01\x02\x00")  # a 512-byte TLS record, sent a byte at a time
+            started = time.monotonic()
+            closed_after = None
+            while closed_after is None and time.monotonic() - started < 5:
+                try:
+                    s.sendall(b"\x00")
+                except OSError:
+                    closed_after = time.monotonic() - started
+                if closed_within(s, 0.1):
+                    closed_after = time.monotonic() - started
+        assert closed_after is not None and 0.8 < closed_after < 2.0, closed_after
+        client = ssl.create_default_context(cafile=str(pki.ca_cert))
+        with (
+            socket.create_connection(("127.0.0.1", d.port), timeout=5) as raw,
+            client.wrap_socket(raw, server_hostname="localhost") as tls,
+        ):
+            tls.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            reply = b""
+            while chunk := tls.recv(65536):
+                reply += chunk
+        assert reply.startswith(b"HTTP/1.1 200 ")
+        samples = parse_samples(reply.partition(b"\r\n\r\n")[2].decode())
+        assert sample_value(samples, "aws_iam_exporter_http_request_timeouts_total") == 1
+    finally:
+        d.stop()
