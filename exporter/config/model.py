@@ -164,7 +164,7 @@ def _exemptions(raw: Any) -> tuple[tuple[str, Exemption], ...]:
     for i, (ident, _) in enumerate(named):
         if ident in seen:
             raise ConfigError(
-                f"{default_exemption_id(i)}.id: {ident!r} is already the id of "
+                f"{default_exemption_id(i)}.id: {excerpt(ident)} is already the id of "
                 f"{default_exemption_id(seen[ident])} (ids name one exemption each)"
             )
         seen[ident] = i
@@ -177,7 +177,7 @@ def _exemption_id(where: str, raw: Any) -> str:
         return where
     ident = raw["id"]
     if not isinstance(ident, str) or not ident.strip():
-        raise ConfigError(f"{where}.id: must be a non-empty string, got {ident!r}")
+        raise ConfigError(f"{where}.id: must be a non-empty string, got {excerpt(ident)}")
     return ident.strip()
 
 

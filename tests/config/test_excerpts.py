@@ -40,6 +40,11 @@ def test_an_excerpt_is_a_repr_cut_to_a_bounded_length() -> None:
         ({"exemptions": [{"user": "a", "reason": "r", "expires": HUGE}]}, "exemptions[0].expires"),
         ({"exemptions": [{"user": "a", "reason": "r", "checks": [HUGE]}]}, "exemptions[0].checks"),
         ({"exemptions": [{"user": "a", "reason": "r", HUGE: 1}]}, "exemptions[0].xxx"),
+        ({"exemptions": [{"user": "a", "reason": "r", "id": [HUGE]}]}, "exemptions[0].id"),
+        (
+            {"exemptions": [{"user": "a", "reason": "r", "id": HUGE}] * 2},
+            "exemptions[1].id: 'xxx",
+        ),
         ({"flags": {"log.level": HUGE}}, "flags.log.level"),
         ({"flags": {"log.level": NESTED}}, "flags.log.level"),
         ({"flags": {"demo": NESTED}}, "flags.demo"),
