@@ -111,11 +111,11 @@ def _byte_size(text: str) -> int:
     m = _SIZE.match(text.strip())
     if not m:
         raise argparse.ArgumentTypeError(
-            f"not a size: {text[:40]!r} (examples: 67108864, 64MiB, 500KB)"
+            f"not a size: {excerpt(text)} (examples: 67108864, 64MiB, 500KB)"
         )
     value = int(m.group(1)) * _UNITS[(m.group(2) or "b").lower()]
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1 byte, got {text[:40]!r}")
+        raise argparse.ArgumentTypeError(f"must be at least 1 byte, got {excerpt(text)}")
     return value
 
 

@@ -53,6 +53,7 @@ def test_an_excerpt_is_a_repr_cut_to_a_bounded_length() -> None:
         ({"flags": {"refresh.workers": HUGE}}, "flags.refresh.workers"),
         ({"flags": {"web.telemetry-path": HUGE}}, "flags.web.telemetry-path"),
         ({"flags": {"web.listen-address": HUGE}}, "flags.web.listen-address"),
+        ({"flags": {"report.max-bytes": HUGE}}, "flags.report.max-bytes"),
         ({"flags": {HUGE: 1}}, "flags.xxx"),
         ({"accounts": {"region": HUGE}}, "accounts.region"),
         ({"accounts": {"ambient": NESTED}}, "accounts.ambient"),
