@@ -44,8 +44,6 @@ class Hooks:
     on_report: Sequence[ReportHook] = ()
     on_snapshot: Sequence[Callable[[Snapshot], None]] = ()
     header: Callable[[], str] = lambda: ""
-    # A snapshot to serve before the first refresh.
-    initial_snapshot: Snapshot | None = None
     # Makes the snapshot to serve before the first refresh (--state.dir: parsing the
     # saved reports can take seconds). Run once the server listens, before the first
     # refresh starts; /-/ready stays 503 until it returns.
@@ -80,8 +78,6 @@ class Daemon:
             deadline=settings.refresh_deadline,
             header=hooks.header,
         )
-        if hooks.initial_snapshot is not None:
-            self.refresher.install(hooks.initial_snapshot)
         self._restore = hooks.restore
         self._restoring: threading.Thread | None = None
         self._lifecycle = threading.Lock()

@@ -25,7 +25,8 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from exporter.config import Config
-from exporter.core.analyse import analyse
+from exporter.core.analyse import Analysis, analyse
+from exporter.core.evaluate import evaluate_details, merge
 from exporter.core.report import ReportFormatError
 from exporter.daemon.exposition import ExpositionOptions, render
 from exporter.daemon.snapshot import AccountState, Snapshot, exemption_statuses
@@ -117,11 +118,15 @@ class StatePersistence:
         if not account_id:
             log.warning("ignoring saved report of %s: no account id", saved.key)
             return None
+        # Roles and account facts are not saved: their checks are not evaluated until
+        # the first refresh fetches them, rather than read as clean.
+        unknown = evaluate_details(account_id, None, None, self.config, now)
+        final = Analysis(analysis.report, merge(analysis.evaluation, unknown))
         return AccountState(
             account_id=account_id,
             name=saved.name or account_id,
             # Kept small, as the refresh keeps it (exporter/daemon/stored.py).
-            analysis=store(analysis, compress(saved.content), analysis, self.config, now),
+            analysis=store(final, compress(saved.content), analysis, self.config, now),
             evaluated_at=now,
             last_success=saved.fetched_at,
         )

@@ -174,13 +174,17 @@ def store(
     )
 
 
+# The fields merge concatenates; it unites not_evaluated, a mapping.
+_APPENDED_FIELDS = tuple(f for f in Evaluation._fields if f != "not_evaluated")
+
+
 def _appended(base: Evaluation, final: Evaluation) -> Evaluation | None:
     """What ``merge(base, added) == final`` needs as ``added``; None if there is none."""
-    parts: list[tuple[Any, ...]] = []
-    for before, after in zip(base[:4], final[:4], strict=True):
+    parts: dict[str, tuple[Any, ...]] = {}
+    for name in _APPENDED_FIELDS:
+        before, after = getattr(base, name), getattr(final, name)
         if after[: len(before)] != before:
             return None
-        parts.append(after[len(before) :])
-    findings, exempted, expired, problems = parts
-    added = Evaluation(findings, exempted, expired, problems, final.not_evaluated)
+        parts[name] = after[len(before) :]
+    added = Evaluation(**parts, not_evaluated=final.not_evaluated)
     return added if merge(base, added) == final else None

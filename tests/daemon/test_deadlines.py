@@ -63,55 +63,58 @@ def value(r: Refresher, name: str, **labels: str) -> float | None:
     return sample_value(parse_samples(r.snapshot.exposition.text.decode()), name, **labels)
 
 
-def test_a_hung_account_times_out_alone_and_keeps_its_data(
-    sources: tuple[Hanging, Hanging],
-) -> None:
+@pytest.fixture
+def stuck(sources: tuple[Hanging, Hanging]) -> Iterator[tuple[Refresher, Hanging, Hanging]]:
+    """A refresher whose accounts both have data, and whose source B now hangs."""
     a, b = sources
     r = refresher(a, b)
     try:
         r.run()
         b.hang()
-        started = time.monotonic()
-        snapshot = r.run()  # returns at B's deadline, not when B answers
-        assert time.monotonic() - started < DEADLINE.total_seconds() + 2
-        stuck, fine = snapshot.account(B), snapshot.account(A)
-        assert stuck is not None and fine is not None
-        assert fine.success and not stuck.success and stuck.last_error_reason == "timeout"
-        assert "within its deadline of 0.5s" in (stuck.last_error_message or "")
-        assert value(r, "aws_iam_exporter_refresh_success", account_id=B) == 0
-        assert value(r, "aws_iam_exporter_refresh_errors_total",
-                     account_id=B, reason="timeout") == 1  # fmt: skip
-        assert value(r, "aws_iam_users", account_id=B) == 2  # the last good data stays
+        yield r, a, b
     finally:
         r.close()
+
+
+def test_a_hung_account_times_out_alone_and_keeps_its_data(
+    stuck: tuple[Refresher, Hanging, Hanging],
+) -> None:
+    r, _, _ = stuck
+    started = time.monotonic()
+    snapshot = r.run()  # returns at B's deadline, not when B answers
+    assert time.monotonic() - started < DEADLINE.total_seconds() + 2
+    stuck_state, fine = snapshot.account(B), snapshot.account(A)
+    assert stuck_state is not None and fine is not None
+    assert fine.success and not stuck_state.success and stuck_state.last_error_reason == "timeout"
+    assert "within its deadline of 0.5s" in (stuck_state.last_error_message or "")
+    assert value(r, "aws_iam_exporter_refresh_success", account_id=B) == 0
+    assert value(r, "aws_iam_exporter_refresh_errors_total",
+                 account_id=B, reason="timeout") == 1  # fmt: skip
+    assert value(r, "aws_iam_users", account_id=B) == 2  # the last good data stays
 
 
 def test_a_stuck_attempt_is_not_restarted_and_counts_as_timed_out_again(
-    sources: tuple[Hanging, Hanging],
+    stuck: tuple[Refresher, Hanging, Hanging],
 ) -> None:
-    a, b = sources
-    r = refresher(a, b)
-    try:
-        r.run()
-        b.hang()
-        r.run()
-        calls = b.calls
-        second = r.run()  # B's first attempt is still blocked: no second one
-        assert b.calls == calls
-        stuck = second.account(B)
-        assert stuck is not None and dict(stuck.errors_total) == {"timeout": 2}
-        assert "still running" in (stuck.last_error_message or "")
-        b.release()  # the stuck call returns: its result is dropped...
-        deadline = time.monotonic() + 10
-        while r._pool.current(B) is not None:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-        assert r.snapshot is not None and not r.snapshot.account(B).success  # type: ignore[union-attr]
-        recovered = r.run().account(B)  # ...and the next round starts afresh
-        assert recovered is not None and recovered.success
-        assert dict(recovered.errors_total) == {"timeout": 2}
-    finally:
-        r.close()
+    r, a, b = stuck
+    r.run()
+    calls, other_calls = b.calls, a.calls
+    second = r.run()  # B's first attempt is still blocked: no second one
+    assert b.calls == calls
+    # ...while the other account's next refresh runs as scheduled.
+    assert a.calls == other_calls + 1 and second.account(A).success  # type: ignore[union-attr]
+    stuck_state = second.account(B)
+    assert stuck_state is not None and dict(stuck_state.errors_total) == {"timeout": 2}
+    assert "still running" in (stuck_state.last_error_message or "")
+    b.release()  # the stuck call returns: its result is dropped...
+    deadline = time.monotonic() + 10
+    while r._pool.current(B) is not None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert r.snapshot is not None and not r.snapshot.account(B).success  # type: ignore[union-attr]
+    recovered = r.run().account(B)  # ...and the next round starts afresh
+    assert recovered is not None and recovered.success
+    assert dict(recovered.errors_total) == {"timeout": 2}
 
 
 def test_the_healthy_account_is_published_while_the_other_hangs(

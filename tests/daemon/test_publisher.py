@@ -1,12 +1,23 @@
-"""Publication is coalesced: at once after a round, early only for a slow account."""
+"""Publication is coalesced: at once after a round, early only for a slow account;
+a scrape serves what was published."""
 
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+import urllib.request
+from datetime import datetime, timedelta, timezone
 
+import pytest
+
+from exporter.config import Config
+from exporter.config.settings import Settings
+from exporter.daemon import refresh
+from exporter.daemon.app import Daemon
 from exporter.daemon.publisher import Publisher
+from exporter.daemon.refresh import AccountTarget
 from exporter.daemon.snapshot import Snapshot
+from exporter.sources.base import FetchedReport
+from tests.support.sample_reports import NOW, sample_report
 
 
 def publisher(running: list[float | None]) -> tuple[Publisher, list[int]]:
@@ -72,3 +83,36 @@ def test_flush_publishes_now_and_only_what_changed() -> None:
         assert p.flush() is first and built == [1]
     finally:
         p.close()
+
+
+def test_a_scrape_only_reads_the_published_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
+    fetched, rendered = [], []
+
+    class Counting:
+        def fetch(self) -> FetchedReport:
+            fetched.append(1)
+            return FetchedReport(sample_report(3), NOW - timedelta(hours=1))
+
+    render = refresh.render
+    monkeypatch.setattr(refresh, "render", lambda *a, **k: rendered.append(1) or render(*a, **k))
+    config = Config(settings=Settings(web_listen_address="127.0.0.1:0"))
+    daemon = Daemon(lambda: [AccountTarget("111122223333", "prod", Counting())], config)
+    daemon.start(schedule=False)
+    try:
+        snapshot = daemon.refresher.run()
+        assert (len(fetched), len(rendered)) == (1, 1)
+        for accept in ("text/plain", "application/openmetrics-text"):
+            for encoding in ("identity", "gzip"):
+                for path in ("/metrics", "/"):
+                    request = urllib.request.Request(
+                        f"http://127.0.0.1:{daemon.port}{path}",
+                        headers={"Accept": accept, "Accept-Encoding": encoding},
+                    )
+                    with urllib.request.urlopen(request, timeout=10) as resp:
+                        body = resp.read()
+                    if path == "/metrics" and accept == "text/plain" and encoding == "identity":
+                        assert body.startswith(snapshot.exposition.text)
+        assert (len(fetched), len(rendered)) == (1, 1)  # no AWS call, no rendering
+        assert daemon.refresher.snapshot is snapshot
+    finally:
+        daemon.stop()

@@ -17,6 +17,7 @@ import pytest
 
 from exporter.config import Config
 from exporter.config.settings import Settings
+from exporter.core.checks import ids_of_scope
 from exporter.daemon import state_store
 from exporter.daemon.app import Daemon
 from exporter.daemon.compose import build_daemon
@@ -70,6 +71,24 @@ def test_saved_reports_are_restored_and_the_next_refresh_does_not_flood(tmp_path
     r.close()
     assert snapshot.accounts[0].success
     assert sum(snapshot.accounts[0].changes_total.values()) == 0
+
+
+def test_restored_accounts_leave_the_role_and_account_checks_out(tmp_path: Path) -> None:
+    """A state file holds the report only: until the first refresh fetches roles and
+    account facts, their checks are not evaluated, never a clean 0."""
+    p = persistence(tmp_path)
+    r = refresher(p, [AccountTarget("", "demo", DemoSource())])
+    r.run()
+    r.close()
+    restored = p.restore(NOW)
+    assert restored is not None
+    samples = parse_samples(restored.exposition.text.decode())
+    exported = {labels["check"] for labels, _ in samples["aws_iam_findings"]}
+    details = set(ids_of_scope("role")) | set(ids_of_scope("account"))
+    assert details and not details & exported
+    assert "root_mfa_disabled" in exported  # the report's own checks are there
+    (state,) = restored.accounts
+    assert state.analysis is not None and details <= set(state.analysis.evaluation.not_evaluated)
 
 
 def test_a_failing_disk_is_logged_and_the_refresh_goes_on(
