@@ -119,13 +119,10 @@ class AccountsWiring:
             found = evaluate_details(
                 state.account_id, details.roles, details.facts, self.config, now
             )
+            # Checks whose roles or facts were never fetched are in found.not_evaluated:
+            # the exposition leaves them out instead of exporting a clean 0.
             analysis = Analysis(analysis.report, merge(analysis.evaluation, found))
-        unevaluated = frozenset(
-            scope
-            for scope, known in (("role", details.roles), ("account", details.facts))
-            if known is None
-        )
-        return replace(state, analysis=analysis, details=details, unevaluated=unevaluated)
+        return replace(state, analysis=analysis, details=details)
 
     def header(self) -> str:
         if self.directory is None:

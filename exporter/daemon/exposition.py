@@ -46,7 +46,6 @@ from exporter import __version__
 from exporter.config import Config
 from exporter.config.flags import format_duration
 from exporter.config.settings import Settings
-from exporter.core.checks import CHECKS
 from exporter.daemon.exemptions import ExemptionStatus
 from exporter.daemon.snapshot import AccountState, Exposition, PendingSource
 from exporter.daemon.stored import (
@@ -425,7 +424,7 @@ class SnapshotCollector(Collector):
             counts = summary.by_check()
             skipped = summary.exempted
             for cid, cfg in enabled:
-                if cid in summary.not_evaluated or CHECKS[cid].scope in state.unevaluated:
+                if cid in summary.not_evaluated:
                     continue
                 findings.add_metric([aid, cid, cfg.severity], counts.get(cid, 0))
                 exempted.add_metric([aid, cid], skipped.get(cid, 0))

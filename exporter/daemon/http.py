@@ -180,9 +180,6 @@ class _Connections:
         self._lock = threading.Lock()
         self._open: set[_Connection] = set()
 
-    def __len__(self) -> int:
-        return len(self._open)
-
     def admit(self, sock: socket.socket, timeout: float) -> tuple[_Connection | None, bool]:
         """The new connection's entry, or None if every open one is busy answering;
         and whether an idle or unfinished one was closed to make room for it."""
@@ -211,13 +208,12 @@ class _Connections:
             conn.state = state
             conn.since = time.monotonic()
 
-    def wrapped(self, conn: _Connection, sock: socket.socket) -> bool:
-        """Record the TLS socket; False if the connection was evicted meanwhile."""
+    def wrapped(self, conn: _Connection, sock: socket.socket) -> None:
+        """Record the TLS socket (shut at once if the connection was evicted meanwhile)."""
         with self._lock:
             conn.sock = sock
             if conn.evicted:
                 _shut(sock)
-            return not conn.evicted
 
     def release(self, conn: _Connection) -> None:
         with self._lock:
@@ -320,14 +316,12 @@ class ExporterHTTPServer(ThreadingHTTPServer):
     # and each dropped SYN costs the client a 1 s retransmit.
     request_queue_size = 128
 
-    def __init__(
-        self, address: tuple[str, int], app: WebApp, limits: Limits | int = Limits()
-    ) -> None:
+    def __init__(self, address: tuple[str, int], app: WebApp, limits: Limits = Limits()) -> None:
         host = address[0]
         if ":" in host:
             self.address_family = socket.AF_INET6
         self.app = app
-        self.limits = limits if isinstance(limits, Limits) else Limits(max_connections=limits)
+        self.limits = limits
         # One thread per connection: without a cap, a flood of slow clients would
         # grow threads without bound (Prometheus caps at --web.max-connections too).
         self.connections = _Connections(self.limits.max_connections)
@@ -491,9 +485,7 @@ class ExporterHTTPServer(ThreadingHTTPServer):
 class ServerThread:
     """Runs an ``ExporterHTTPServer`` in a background thread."""
 
-    def __init__(
-        self, address: tuple[str, int], app: WebApp, limits: Limits | int = Limits()
-    ) -> None:
+    def __init__(self, address: tuple[str, int], app: WebApp, limits: Limits = Limits()) -> None:
         self.server = ExporterHTTPServer(address, app, limits)
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, name="http"

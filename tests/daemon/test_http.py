@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
 import http.client
+import logging
+import os
 import re
 import socket
 import ssl
@@ -14,13 +17,16 @@ from dataclasses import replace
 from datetime import timedelta
 from email.message import Message
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from exporter.config import Config
 from exporter.config.flags import parse_listen_address
 from exporter.config.settings import Settings
+from exporter.daemon import http as http_server
 from exporter.daemon.app import Daemon, Hooks
+from exporter.daemon.http import ExporterHTTPServer, WebApp
 from exporter.daemon.refresh import AccountTarget
 from exporter.daemon.snapshot import Snapshot
 from exporter.sources.base import FetchedReport
@@ -430,3 +436,47 @@ def test_a_slow_tls_handshake_counts_against_the_request_head_deadline(tmp_path:
         assert sample_value(samples, "aws_iam_exporter_http_request_timeouts_total") == 1
     finally:
         d.stop()
+
+
+class FailingAccept:
+    """A listening socket whose accept() fails with each of ``errors`` in turn, then
+    succeeds."""
+
+    def __init__(self, *errors: int) -> None:
+        self.errors = list(errors)
+
+    def accept(self) -> tuple[object, tuple[str, int]]:
+        if self.errors:
+            code = self.errors.pop(0)
+            raise OSError(code, os.strerror(code))
+        return object(), ("127.0.0.1", 1)
+
+
+def test_accept_backs_off_5ms_doubling_to_1s_when_descriptors_run_out(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="exporter.http")
+    server = ExporterHTTPServer(("127.0.0.1", 0), WebApp(snapshot=lambda: None))
+    listening = server.socket
+    slept: list[float] = []
+    monkeypatch.setattr(http_server, "time", SimpleNamespace(monotonic=time.monotonic,
+                                                             sleep=slept.append))  # fmt: skip
+    try:
+        server.socket = FailingAccept(*[errno.EMFILE] * 10)  # type: ignore[assignment]
+        for _ in range(10):
+            with pytest.raises(OSError):
+                server.get_request()
+        assert slept == [0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.0, 1.0]
+        server.get_request()  # a connection accepted: the next shortage starts over
+        # Other failures (a client gone before accept) are not a shortage: no pause.
+        server.socket = FailingAccept(errno.ENFILE, errno.ECONNABORTED)  # type: ignore[assignment]
+        for _ in range(2):
+            with pytest.raises(OSError):
+                server.get_request()
+        assert slept[10:] == [0.005]
+        assert server.stats.counts["accept_errors"] == 11
+        lines = [r.getMessage() for r in caplog.records if "accept failed" in r.getMessage()]
+        assert lines == ["accept failed: Too many open files; retrying in 5 ms"]
+    finally:
+        server.socket = listening
+        server.server_close()

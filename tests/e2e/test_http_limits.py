@@ -6,76 +6,25 @@ and cleans up its sockets and the process, whatever the outcome.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
+import resource
 import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import pytest
 
-from tests.support.exporter_process import REPO, parse_samples, sample_value
-from tests.support.net import free_port, wait_http
+from tests.support.exporter_process import exporter_process, parse_samples, sample_value
 
 pytestmark = pytest.mark.slow
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-@dataclass
-class Serve:
-    proc: subprocess.Popen[bytes]
-    port: int
-    log_file: IO[bytes]
-
-    def log(self) -> str:
-        self.log_file.flush()
-        return Path(self.log_file.name).read_text(errors="replace")
-
-    def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
-
-    def open_fds(self) -> int:
-        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
-
-
-# Sets the descriptor limit, then becomes ``python -m exporter ARGS`` (same pid).
-WITH_FD_LIMIT = (
-    "import os, resource, sys; n = int(sys.argv[1]); "
-    "resource.setrlimit(resource.RLIMIT_NOFILE, (n, n)); "
-    "os.execv(sys.executable, [sys.executable, '-m', 'exporter', *sys.argv[2:]])"
-)
-
-
-@contextlib.contextmanager
-def serve(*args: str, fd_limit: int | None = None) -> Iterator[Serve]:
-    port = free_port()
-    argv = [sys.executable, "-m", "exporter"]
-    if fd_limit is not None:
-        argv = [sys.executable, "-c", WITH_FD_LIMIT, str(fd_limit)]
-    argv += ["serve", "--demo", "--web.listen-address", f"127.0.0.1:{port}", *args]
-    with tempfile.NamedTemporaryFile(prefix="exporter-", suffix=".log") as log_file:
-        proc = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO)
-        server = Serve(proc, port, log_file)
-        try:
-            wait_http(f"http://127.0.0.1:{port}/-/ready", timeout=30)
-            yield server
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
 
 
 def get(port: int, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
@@ -102,7 +51,9 @@ def metric(port: int, name: str) -> float | None:
 
 def test_accept_backs_off_and_logs_when_file_descriptors_run_out() -> None:
     limit = 40
-    with serve("--log.level", "info", fd_limit=limit) as server:
+    with exporter_process("--demo", "--log.level", "info") as server:
+        # Lowered on the running process: it holds far fewer descriptors than this.
+        resource.prlimit(server.proc.pid, resource.RLIMIT_NOFILE, (limit, limit))
         clients: list[socket.socket] = []
         try:
             # More connections than descriptors left: the rest wait in the backlog,
@@ -110,9 +61,9 @@ def test_accept_backs_off_and_logs_when_file_descriptors_run_out() -> None:
             for _ in range(limit + 20):
                 clients.append(socket.create_connection(("127.0.0.1", server.port), timeout=5))
             time.sleep(0.5)
-            before = server.cpu_seconds()
+            before = cpu_seconds(server.proc.pid)
             time.sleep(2.0)
-            busy = (server.cpu_seconds() - before) / 2.0
+            busy = (cpu_seconds(server.proc.pid) - before) / 2.0
             assert busy < 0.15, f"accept loop used {busy:.0%} of a core"
         finally:
             for c in clients:
@@ -167,7 +118,9 @@ class SlowLoris:
 
 def test_slow_clients_do_not_lock_out_scrapes_or_health_checks() -> None:
     cap = 20
-    with serve("--web.max-connections", str(cap), "--log.level", "info") as server:
+    with exporter_process(
+        "--demo", "--web.max-connections", str(cap), "--log.level", "info"
+    ) as server:
         with SlowLoris(server.port, 2 * cap) as attack:
             time.sleep(2.0)  # every slot held by the attack before the first scrape
             results = []
@@ -190,7 +143,7 @@ def test_slow_clients_do_not_lock_out_scrapes_or_health_checks() -> None:
 
 
 def test_read_header_timeout_flag_closes_a_trickling_request() -> None:
-    with serve("--web.read-header-timeout", "2s") as server:
+    with exporter_process("--demo", "--web.read-header-timeout", "2s") as server:
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
             s.sendall(SlowLoris.HALF)
             started = time.monotonic()
