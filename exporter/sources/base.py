@@ -92,18 +92,35 @@ class FileReportSource:
                 raise too_large("standard input", limit)
             return FetchedReport(content, None)
         try:
-            with open(self.path, "rb") as f:
-                info = os.fstat(f.fileno())
-                if stat.S_ISREG(info.st_mode) and info.st_size > limit:
-                    raise too_large(self.path, limit, info.st_size)
-                # Read one byte more than allowed: a device or a growing file has no
-                # size to check first.
-                content = f.read(limit + 1)
+            # Links are followed and pipes read (a mounted ConfigMap is a link, and
+            # ``audit --report-file <(...)`` a pipe): blocking is the point here.
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            try:
+                info = os.fstat(fd)
+                content = read_capped(fd, info, limit)
+            finally:
+                os.close(fd)
         except OSError as err:
             raise SourceError("file_error", f"cannot read {self.path}: {err.strerror}") from None
-        if len(content) > limit:
-            raise too_large(self.path, limit)
+        if content is None:
+            size = info.st_size if info.st_size > limit else None  # None: it grew, or no size
+            raise too_large(self.path, limit, size)
         return FetchedReport(content, datetime.fromtimestamp(info.st_mtime, tz=timezone.utc))
+
+
+def read_capped(fd: int, info: os.stat_result, limit: int) -> bytes | None:
+    """The content of the open file ``fd`` (``info`` is its ``fstat``), or None when it
+    holds more than ``limit`` bytes. A regular file's size is checked first, so a sparse
+    10 GiB file is not read; anything else (a pipe, a device such as ``/dev/zero``, a
+    file that grew since ``fstat``) is cut after ``limit + 1`` bytes."""
+    if stat.S_ISREG(info.st_mode) and info.st_size > limit:
+        return None
+    chunks, left = [], limit + 1
+    while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+        chunks.append(chunk)
+        left -= len(chunk)
+    data = b"".join(chunks)
+    return data if len(data) <= limit else None
 
 
 class AccountDetails(NamedTuple):
@@ -133,5 +150,6 @@ __all__ = [
     "ReportSource",
     "SourceError",
     "failure_reason",
+    "read_capped",
     "too_large",
 ]

@@ -39,26 +39,21 @@ NO_INFO = "no_information"
 NOT_SUPPORTED = "not_supported"
 
 
-class _User:
-    """One row of the report. Ages are in days; a key used ``None`` days ago was never used."""
+# (active, days since rotation, days since last use or None: never used).
+KeySpec = tuple[bool, int, int | None]
 
-    def __init__(
-        self,
-        name: str,
-        created: int,
-        password_used: int | str = NA,
-        mfa: bool = False,
-        keys: tuple[tuple[bool, int, int | None] | None, ...] = (),
-        cert: bool = False,
-        path: str = "/",
-    ) -> None:
-        self.name = name
-        self.created = created
-        self.password_used = password_used
-        self.mfa = mfa
-        self.keys = keys
-        self.cert = cert
-        self.path = path
+
+@dataclass(frozen=True)
+class _User:
+    """One row of the report. Ages are in days."""
+
+    name: str
+    created: int
+    password_used: int | str = NA
+    mfa: bool = False
+    keys: tuple[KeySpec | None, ...] = ()
+    cert: bool = False
+    path: str = "/"
 
 
 def _people() -> list[_User]:
@@ -76,7 +71,7 @@ def _people() -> list[_User]:
         elif i == 11:
             users.append(_User(f"{name}@corp", created, password_used=NO_INFO, mfa=False))
         else:
-            keys: tuple[tuple[bool, int, int | None] | None, ...] = ()
+            keys: tuple[KeySpec | None, ...] = ()
             if i % 4 == 0:
                 keys = ((True, 20 + i, 1),)  # a developer's recent, rotated key
             users.append(_User(f"{name}@corp", created, password_used=i % 5, mfa=True, keys=keys))
@@ -117,9 +112,6 @@ def _sandbox_users() -> list[_User]:
         _User("experiment-bot", 60, keys=((True, 40, None),), path="/service/"),
         _User("load-test", 90, keys=((True, 20, 0),), path="/service/"),
     ]
-
-
-KeySpec = tuple[bool, int, int | None]
 
 
 @dataclass(frozen=True)

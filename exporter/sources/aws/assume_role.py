@@ -85,10 +85,6 @@ def assume_role_session(
     return boto3.session.Session(botocore_session=target, region_name=_region(settings, source))
 
 
-def botocore_session_of(session: boto3.session.Session) -> botocore.session.Session:
-    return session._session  # boto3 exposes no public accessor
-
-
 def ensure_credentials(session: boto3.session.Session, role_arn: str) -> None:
     """Assume the role now if needed, so a failure names the role, not a later call."""
     try:
