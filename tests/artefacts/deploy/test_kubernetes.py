@@ -28,14 +28,11 @@ from exporter.config.flags import FLAGS
 from exporter.config.settings import DEFAULT_PORT
 from exporter.daemon.http import HEALTH_PATHS
 from tests.artefacts.deploy.conftest import Manifests
+from tests.artefacts.deploy.crds import CRD_SCHEMAS, crd_validator
 from tests.artefacts.deploy.k8s import container, matches, of_kind, one, workload
-from tests.artefacts.deploy.paths import KUBERNETES, REPO, SCHEMAS, tool
+from tests.artefacts.deploy.paths import KUBERNETES, REPO, tool
 
 GENERATOR = KUBERNETES / "generate.py"
-CRD_SCHEMAS = {
-    "PrometheusRule": SCHEMAS / "prometheusrule_v1.json",
-    "ServiceMonitor": SCHEMAS / "servicemonitor_v1.json",
-}
 K8S_VERSION = "1.30.0"  # oldest minor the manifests target (pod-index label: 1.28+)
 K8S_VERSIONS = [K8S_VERSION, kubernetes_validate.utils.latest_version()]
 STATE_DIR = "/var/lib/iam-credential-exporter"
@@ -47,15 +44,6 @@ def generator() -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def crd_validator(kind: str) -> jsonschema.protocols.Validator:
-    schema = json.loads(CRD_SCHEMAS[kind].read_text(encoding="utf-8"))
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
-    # Against the metaschema but without format checks: the CRDs' patterns are Go regexps
-    # ("^(?i)..."), which Python's re rejects; none of them applies to our objects.
-    cls(cls.META_SCHEMA).validate(schema)
-    return cls(schema)
 
 
 def flag_value(args: list[str], name: str) -> str:
