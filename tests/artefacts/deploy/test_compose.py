@@ -27,7 +27,7 @@ from exporter.config import Config
 from exporter.config.settings import DEFAULT_PORT
 from tests.artefacts.deploy.compose import COMPOSE_FILE, flag, load, mounts, to_host
 from tests.artefacts.deploy.dockerfile import instructions
-from tests.artefacts.deploy.paths import COMPOSE, REPO, SCHEMAS, tool
+from tests.artefacts.deploy.paths import COMPOSE, REPO, SCHEMAS, run_tool, tool
 from tests.support.exporter_process import exporter_process
 from tests.support.net import free_port, wait_http
 from tests.support.prometheus import PrometheusServer
@@ -69,15 +69,11 @@ def published(name: str) -> dict[int, str]:
     return out
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, capture_output=True, text=True, check=False)
-
-
 # --- schema ---------------------------------------------------------------------------------
 
 
 def test_compose_file_matches_the_compose_spec_schema() -> None:
-    result = run(tool("check-jsonschema"), "--schemafile", str(SCHEMA), str(COMPOSE_FILE))
+    result = run_tool("check-jsonschema", "--schemafile", str(SCHEMA), str(COMPOSE_FILE))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -171,7 +167,7 @@ def mapped_prometheus_config(tmp_path: Path) -> Path:
 
 
 def test_prometheus_config_passes_promtool(tmp_path: Path) -> None:
-    result = run(tool("promtool"), "check", "config", str(mapped_prometheus_config(tmp_path)))
+    result = run_tool("promtool", "check", "config", str(mapped_prometheus_config(tmp_path)))
     assert result.returncode == 0, result.stdout + result.stderr
     count = len(list((REPO / "deploy" / "prometheus" / "rules").glob("*.yml")))
     assert f"SUCCESS: {count} rule files found" in result.stdout
@@ -205,7 +201,7 @@ def test_alertmanager_config_passes_amtool_with_its_mounts(tmp_path: Path) -> No
         config = yaml.safe_load(text)
     path = tmp_path / "alertmanager.yml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    result = run(tool("amtool"), "check-config", str(path))
+    result = run_tool("amtool", "check-config", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
 
 

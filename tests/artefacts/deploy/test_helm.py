@@ -10,10 +10,8 @@ kustomize build; the container args parsed by the exporter's own parser.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +23,6 @@ import pytest
 import yaml
 
 from exporter import __version__
-from exporter.cli.main import build_parser
-from exporter.cli.serve import resolve_flags
 from exporter.config import load_config
 from exporter.config.settings import DEFAULT_PORT
 from exporter.daemon.http import HEALTH_PATHS
@@ -43,12 +39,22 @@ from tests.artefacts.deploy.helm import (
     render,
     render_files,
 )
-from tests.artefacts.deploy.k8s import Manifests, container, matches, of_kind, one, workload
-from tests.artefacts.deploy.paths import AWS, KUBERNETES, REPO, tool
+from tests.artefacts.deploy.k8s import (
+    K8S_VERSION,
+    K8S_VERSIONS,
+    Manifests,
+    assert_rules_pass_promtool,
+    container,
+    exporter_flags,
+    flag_value,
+    generator,
+    matches,
+    of_kind,
+    one,
+    workload,
+)
+from tests.artefacts.deploy.paths import AWS, REPO, run_generator, run_tool
 
-GENERATOR = KUBERNETES / "generate.py"
-K8S_VERSION = "1.30.0"  # as test_kubernetes.py: the oldest minor the manifests target
-K8S_VERSIONS = [K8S_VERSION, kubernetes_validate.utils.latest_version()]
 CORE_KINDS = {
     "ServiceAccount",
     "ConfigMap",
@@ -191,14 +197,6 @@ def sharded_chart() -> Manifests:
     return render(VARIANTS["sharded"])
 
 
-def generator() -> Any:
-    spec = importlib.util.spec_from_file_location("deploy_generate", GENERATOR)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def default_values() -> dict[str, Any]:
     values: dict[str, Any] = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))
     return values
@@ -207,12 +205,6 @@ def default_values() -> dict[str, Any]:
 def values_schema() -> dict[str, Any]:
     schema: dict[str, Any] = json.loads((CHART / "values.schema.json").read_text("utf-8"))
     return schema
-
-
-def flag_value(args: list[str], name: str) -> str:
-    values = [a.split("=", 1)[1] for a in args if a.startswith(f"--{name}=")]
-    assert len(values) == 1, f"--{name}= appears {len(values)} times in {args}"
-    return values[0]
 
 
 def named(docs: Manifests, kind: str, name: str) -> dict[str, Any]:
@@ -310,8 +302,7 @@ def test_kubernetes_validate_command_line(tmp_path: Path) -> None:
     bad.write_text(yaml.safe_dump_all(bad_docs), encoding="utf-8")
 
     def run(path: Path) -> subprocess.CompletedProcess[str]:
-        command = [tool("kubernetes-validate"), "--strict", "-k", K8S_VERSION, str(path)]
-        return subprocess.run(command, capture_output=True, text=True, check=False)
+        return run_tool("kubernetes-validate", "--strict", "-k", K8S_VERSION, str(path))
 
     result = run(good)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -452,9 +443,7 @@ def test_chart_files_are_generated_from_the_sources() -> None:
         assert path.is_relative_to(CHART / "files")
         assert path.read_text(encoding="utf-8") == text, f"stale: {path}"
     assert not gen.leftovers(gen.outputs())
-    result = subprocess.run(
-        [sys.executable, str(GENERATOR), "--check"], capture_output=True, text=True, check=False
-    )
+    result = run_generator("--check")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -535,16 +524,7 @@ def test_defaults_follow_the_generator() -> None:
 
 
 def test_prometheus_rules_pass_promtool(defaults: Manifests, tmp_path: Path) -> None:
-    for rule in of_kind(defaults, "PrometheusRule"):
-        path = tmp_path / f"{rule['metadata']['name']}.yml"
-        path.write_text(yaml.safe_dump(rule["spec"]), encoding="utf-8")
-        result = subprocess.run(
-            [tool("promtool"), "check", "rules", str(path)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
+    assert_rules_pass_promtool(defaults, tmp_path)
 
 
 # --- the same pod as the kustomize files --------------------------------------------------
@@ -627,9 +607,7 @@ def test_every_pod_ordinal_is_a_valid_shard(replicas: int, tmp_path: Path) -> No
     config = write_config(docs, tmp_path)
     shards = set()
     for ordinal in range(replicas):
-        args = [a.replace("$(SHARD_INDEX)", str(ordinal)) for a in container(docs)["args"]]
-        args = [f"--config={config}" if a.startswith("--config=") else a for a in args]
-        flags = resolve_flags(build_parser().parse_args(args), load_config(config))
+        _, flags = exporter_flags(container(docs), config, ordinal)
         assert flags.shard_count == replicas
         shards.add(flags.shard_index)
     assert shards == set(range(replicas))
@@ -755,14 +733,8 @@ def test_container_args_are_valid_exporter_flags(
     c = container(docs)
     assert c["args"][0] == "serve"
     config = write_config(docs, tmp_path)
-    env = {e["name"]: "0" for e in c.get("env", [])}
-    args = [
-        a.replace("$(SHARD_INDEX)", env.get("SHARD_INDEX", "$(SHARD_INDEX)")) for a in c["args"]
-    ]
-    args = [f"--config={config}" if a.startswith("--config=") else a for a in args]
-    parsed = build_parser().parse_args(args)
+    parsed, flags = exporter_flags(c, config)
     assert parsed.command == "serve"
-    flags = resolve_flags(parsed, load_config(config))
     assert flags.web_listen_address == f":{DEFAULT_PORT}"
     assert c["ports"][0]["containerPort"] == DEFAULT_PORT
     assert flags.state_dir == flag_value(c["args"], "state.dir")

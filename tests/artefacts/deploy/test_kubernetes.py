@@ -8,12 +8,8 @@ with kubernetes-validate (strict), the Prometheus Operator CRDs with their JSON 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import kubernetes_validate
@@ -21,35 +17,27 @@ import pytest
 import yaml
 
 from exporter import __version__
-from exporter.cli.main import build_parser
-from exporter.cli.serve import resolve_flags
-from exporter.config import load_config
 from exporter.config.flags import FLAGS
 from exporter.config.settings import DEFAULT_PORT
 from exporter.daemon.http import HEALTH_PATHS
-from tests.artefacts.deploy.conftest import Manifests
 from tests.artefacts.deploy.crds import CRD_SCHEMAS, crd_validator
-from tests.artefacts.deploy.k8s import container, matches, of_kind, one, workload
-from tests.artefacts.deploy.paths import KUBERNETES, REPO, tool
+from tests.artefacts.deploy.k8s import (
+    K8S_VERSION,
+    K8S_VERSIONS,
+    Manifests,
+    assert_rules_pass_promtool,
+    container,
+    exporter_flags,
+    flag_value,
+    generator,
+    matches,
+    of_kind,
+    one,
+    workload,
+)
+from tests.artefacts.deploy.paths import KUBERNETES, REPO, run_generator
 
-GENERATOR = KUBERNETES / "generate.py"
-K8S_VERSION = "1.30.0"  # oldest minor the manifests target (pod-index label: 1.28+)
-K8S_VERSIONS = [K8S_VERSION, kubernetes_validate.utils.latest_version()]
 STATE_DIR = "/var/lib/iam-credential-exporter"
-
-
-def generator() -> Any:
-    spec = importlib.util.spec_from_file_location("deploy_generate", GENERATOR)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def flag_value(args: list[str], name: str) -> str:
-    values = [a.split("=", 1)[1] for a in args if a.startswith(f"--{name}=")]
-    assert len(values) == 1, f"--{name}= appears {len(values)} times in {args}"
-    return values[0]
 
 
 # --- validation ---------------------------------------------------------------------------
@@ -102,9 +90,7 @@ def test_everything_lands_in_one_namespace(built: Manifests) -> None:
 
 def test_generated_files_are_up_to_date() -> None:
     """Fails when a rule file or dashboard changed without running generate.py."""
-    result = subprocess.run(
-        [sys.executable, str(GENERATOR), "--check"], capture_output=True, text=True, check=False
-    )
+    result = run_generator("--check")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -127,16 +113,7 @@ def test_prometheus_rules_are_the_rule_files(built: Manifests) -> None:
 
 
 def test_prometheus_rules_pass_promtool(base: Manifests, tmp_path: Path) -> None:
-    for rule in of_kind(base, "PrometheusRule"):
-        path = tmp_path / f"{rule['metadata']['name']}.yml"
-        path.write_text(yaml.safe_dump(rule["spec"]), encoding="utf-8")
-        result = subprocess.run(
-            [tool("promtool"), "check", "rules", str(path)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
+    assert_rules_pass_promtool(base, tmp_path)
 
 
 def test_dashboard_config_maps_are_the_dashboards(built: Manifests) -> None:
@@ -254,16 +231,10 @@ def test_container_args_are_valid_exporter_flags(built: Manifests, tmp_path: Pat
     """The exporter's own parser accepts the args, and resolves the ConfigMap's config."""
     c = container(built)
     assert c["image"] == f"aws-iam-credential-exporter:{__version__}"
-    env = {e["name"]: "0" for e in c.get("env", [])}
-    args = [
-        a.replace("$(SHARD_INDEX)", env.get("SHARD_INDEX", "$(SHARD_INDEX)")) for a in c["args"]
-    ]
     config = tmp_path / "config.yml"
     config.write_text((KUBERNETES / "base" / "config.yml").read_text(encoding="utf-8"))
-    args = [f"--config={config}" if a.startswith("--config=") else a for a in args]
-    parsed = build_parser().parse_args(args)
+    parsed, flags = exporter_flags(c, config)
     assert parsed.command == "serve"
-    flags = resolve_flags(parsed, load_config(config))
     assert flags.web_listen_address == f":{DEFAULT_PORT}"
 
 
@@ -319,9 +290,7 @@ def test_every_pod_ordinal_is_a_valid_shard(sharded: Manifests, tmp_path: Path) 
     config.write_text((KUBERNETES / "base" / "config.yml").read_text(encoding="utf-8"))
     shards = set()
     for ordinal in range(replicas):
-        args = [a.replace("$(SHARD_INDEX)", str(ordinal)) for a in container(sharded)["args"]]
-        args = [f"--config={config}" if a.startswith("--config=") else a for a in args]
-        flags = resolve_flags(build_parser().parse_args(args), load_config(config))
+        _, flags = exporter_flags(container(sharded), config, ordinal)
         assert flags.shard_count == replicas
         shards.add(flags.shard_index)
     assert shards == set(range(replicas))
