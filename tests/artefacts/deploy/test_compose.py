@@ -29,7 +29,8 @@ from tests.artefacts.deploy.compose import COMPOSE_FILE, flag, load, mounts, to_
 from tests.artefacts.deploy.dockerfile import instructions
 from tests.artefacts.deploy.paths import COMPOSE, REPO, SCHEMAS, run_tool, tool
 from tests.support.exporter_process import exporter_process
-from tests.support.net import free_port, wait_http
+from tests.support.net import free_port
+from tests.support.processes import stop, wait_ready
 from tests.support.prometheus import PrometheusServer
 
 SCHEMA = SCHEMAS / "compose-spec.json"
@@ -263,7 +264,7 @@ def test_stack_prometheus_config_scrapes_the_demo_and_fires_alerts(tmp_path: Pat
         )  # fmt: skip
         server = PrometheusServer(f"http://127.0.0.1:{port}", tmp_path / "prometheus.log")
         try:
-            wait_http(f"{server.url}/-/ready", timeout=60)
+            wait_ready(proc, f"{server.url}/-/ready", "Prometheus", server.log_tail, 60)
             server.wait_for_data(f'up{{job="{EXPORTER}"}} == 1')
             firing = server.wait_until(
                 lambda: server.query('ALERTS{alertstate="firing", category="credentials"}'),
@@ -276,10 +277,5 @@ def test_stack_prometheus_config_scrapes_the_demo_and_fires_alerts(tmp_path: Pat
                 for rule in group["rules"]:
                     assert rule["health"] != "err", rule
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
             log.close()
