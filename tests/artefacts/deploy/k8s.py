@@ -15,6 +15,7 @@ from exporter.cli.main import build_parser
 from exporter.cli.serve import resolve_flags
 from exporter.config import load_config
 from exporter.config.settings import Settings
+from exporter.daemon.http import HEALTH_PATHS
 from tests.artefacts.deploy.paths import GENERATOR, KUBERNETES, run_tool
 
 Manifests = list[dict[str, Any]]
@@ -95,3 +96,45 @@ def assert_rules_pass_promtool(docs: Manifests, tmp_path: Path) -> None:
         path.write_text(yaml.safe_dump(rule["spec"]), encoding="utf-8")
         result = run_tool("promtool", "check", "rules", str(path))
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+# Checks that hold for every install: the kustomize builds and every rendering of the chart.
+
+
+def assert_hardened(docs: Manifests) -> None:
+    """Non-root, read-only root filesystem, no capabilities, RuntimeDefault seccomp, no
+    Kubernetes API token, and resource requests and a memory limit."""
+    pod = workload(docs)["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 65534
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is False
+    c = container(docs)
+    sc = c["securityContext"]
+    assert sc["runAsNonRoot"] is True and sc["runAsUser"] == sc["runAsGroup"] == 65534
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert c["resources"]["requests"]["cpu"] and c["resources"]["requests"]["memory"]
+    assert c["resources"]["limits"]["memory"]
+
+
+def assert_probes_use_the_health_endpoints(docs: Manifests) -> None:
+    c = container(docs)
+    live, ready = c["livenessProbe"]["httpGet"], c["readinessProbe"]["httpGet"]
+    assert (live["path"], ready["path"]) == ("/-/healthy", "/-/ready")
+    assert {live["path"], ready["path"]} == set(HEALTH_PATHS)
+    assert live["port"] == ready["port"] == c["ports"][0]["name"]
+
+
+def writable_paths(docs: Manifests) -> set[str]:
+    """The container's writable mount paths, each mounting a volume of the pod (or a claim
+    template of the StatefulSet)."""
+    work = workload(docs)
+    c = container(docs)
+    volumes = {v["name"] for v in work["spec"]["template"]["spec"]["volumes"]}
+    volumes |= {t["metadata"]["name"] for t in work["spec"].get("volumeClaimTemplates", [])}
+    mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
+    assert {m["name"] for m in mounts.values()} <= volumes
+    return {path for path, m in mounts.items() if not m.get("readOnly")}

@@ -25,7 +25,6 @@ import yaml
 from exporter import __version__
 from exporter.config import load_config
 from exporter.config.settings import DEFAULT_PORT
-from exporter.daemon.http import HEALTH_PATHS
 from exporter.web.access import WebAccess
 from exporter.web.webconfig import parse_web_config
 from tests.artefacts.deploy.crds import CRD_SCHEMAS, crd_validator
@@ -43,6 +42,8 @@ from tests.artefacts.deploy.k8s import (
     K8S_VERSION,
     K8S_VERSIONS,
     Manifests,
+    assert_hardened,
+    assert_probes_use_the_health_endpoints,
     assert_rules_pass_promtool,
     container,
     exporter_flags,
@@ -52,6 +53,7 @@ from tests.artefacts.deploy.k8s import (
     of_kind,
     one,
     workload,
+    writable_paths,
 )
 from tests.artefacts.deploy.paths import AWS, REPO, run_generator, run_tool
 
@@ -639,40 +641,19 @@ def test_persistence(defaults: Manifests) -> None:
 
 def test_security_context(variant: tuple[str, Manifests]) -> None:
     _, docs = variant
-    pod = pod_spec(docs)
-    assert pod["securityContext"]["runAsNonRoot"] is True
-    assert pod["securityContext"]["runAsUser"] == 65534
-    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert pod["automountServiceAccountToken"] is False
-    sc = container(docs)["securityContext"]
-    assert sc["runAsNonRoot"] is True and sc["runAsUser"] == sc["runAsGroup"] == 65534
-    assert sc["readOnlyRootFilesystem"] is True
-    assert sc["allowPrivilegeEscalation"] is False
-    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert_hardened(docs)
 
 
 def test_writable_paths_are_volumes(variant: tuple[str, Manifests]) -> None:
     """With a read-only root filesystem, only the state dir and /tmp may be written."""
     _, docs = variant
-    c = container(docs)
-    volumes = {v["name"] for v in pod_spec(docs)["volumes"]}
-    volumes |= {
-        t["metadata"]["name"] for t in workload(docs)["spec"].get("volumeClaimTemplates", [])
-    }
-    mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
-    assert {m["name"] for m in mounts.values()} <= volumes
-    writable = {path for path, m in mounts.items() if not m.get("readOnly")}
-    state_dir = flag_value(c["args"], "state.dir")
-    assert writable == {state_dir, "/tmp"}
+    state_dir = flag_value(container(docs)["args"], "state.dir")
+    assert writable_paths(docs) == {state_dir, "/tmp"}
 
 
 def test_probes_use_the_health_endpoints(variant: tuple[str, Manifests]) -> None:
     _, docs = variant
-    c = container(docs)
-    live, ready = c["livenessProbe"]["httpGet"], c["readinessProbe"]["httpGet"]
-    assert (live["path"], ready["path"]) == ("/-/healthy", "/-/ready")
-    assert {live["path"], ready["path"]} == set(HEALTH_PATHS)
-    assert live["port"] == ready["port"] == c["ports"][0]["name"]
+    assert_probes_use_the_health_endpoints(docs)
 
 
 def test_scheduling_and_extras_reach_the_pod() -> None:

@@ -19,12 +19,13 @@ import yaml
 from exporter import __version__
 from exporter.config.flags import FLAGS
 from exporter.config.settings import DEFAULT_PORT
-from exporter.daemon.http import HEALTH_PATHS
 from tests.artefacts.deploy.crds import CRD_SCHEMAS, crd_validator
 from tests.artefacts.deploy.k8s import (
     K8S_VERSION,
     K8S_VERSIONS,
     Manifests,
+    assert_hardened,
+    assert_probes_use_the_health_endpoints,
     assert_rules_pass_promtool,
     container,
     exporter_flags,
@@ -34,6 +35,7 @@ from tests.artefacts.deploy.k8s import (
     of_kind,
     one,
     workload,
+    writable_paths,
 )
 from tests.artefacts.deploy.paths import KUBERNETES, REPO, run_generator
 
@@ -174,41 +176,17 @@ def test_ports_match_the_exporter(built: Manifests) -> None:
 
 
 def test_probes_use_the_health_endpoints(built: Manifests) -> None:
-    c = container(built)
-    live, ready = c["livenessProbe"]["httpGet"], c["readinessProbe"]["httpGet"]
-    assert (live["path"], ready["path"]) == ("/-/healthy", "/-/ready")
-    assert {live["path"], ready["path"]} == set(HEALTH_PATHS)
-    assert live["port"] == ready["port"] == c["ports"][0]["name"]
+    assert_probes_use_the_health_endpoints(built)
 
 
 def test_security_context(built: Manifests) -> None:
-    pod = workload(built)["spec"]["template"]["spec"]
-    assert pod["securityContext"]["runAsNonRoot"] is True
-    assert pod["securityContext"]["runAsUser"] == 65534
-    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert pod["automountServiceAccountToken"] is False
-    c = container(built)
-    sc = c["securityContext"]
-    assert sc["runAsNonRoot"] is True and sc["runAsUser"] == sc["runAsGroup"] == 65534
-    assert sc["readOnlyRootFilesystem"] is True
-    assert sc["allowPrivilegeEscalation"] is False
-    assert sc["capabilities"] == {"drop": ["ALL"]}
-    assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert c["resources"]["requests"]["cpu"] and c["resources"]["requests"]["memory"]
-    assert c["resources"]["limits"]["memory"]
+    assert_hardened(built)
 
 
 def test_writable_paths_are_volumes(built: Manifests) -> None:
     """With a read-only root filesystem, only the state dir and /tmp may be written."""
-    work = workload(built)
-    c = container(built)
-    volumes = {v["name"] for v in work["spec"]["template"]["spec"]["volumes"]}
-    volumes |= {t["metadata"]["name"] for t in work["spec"].get("volumeClaimTemplates", [])}
-    mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
-    assert {m["name"] for m in mounts.values()} <= volumes
-    writable = {path for path, m in mounts.items() if not m.get("readOnly")}
-    assert writable == {STATE_DIR, "/tmp"}
-    assert flag_value(c["args"], "state.dir") == STATE_DIR
+    assert writable_paths(built) == {STATE_DIR, "/tmp"}
+    assert flag_value(container(built)["args"], "state.dir") == STATE_DIR
 
 
 def test_config_map_is_mounted_where_the_args_read_it(built: Manifests) -> None:
