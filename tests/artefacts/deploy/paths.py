@@ -1,9 +1,11 @@
-"""Paths of the deployment artefacts, shared by the tests in tests/artefacts/deploy/."""
+"""Paths of the deployment artefacts and the tools that check them, shared by the tests
+in tests/artefacts/deploy/."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,6 +14,7 @@ DEPLOY = REPO / "deploy"
 AWS = DEPLOY / "aws"
 COMPOSE = DEPLOY / "compose"
 KUBERNETES = DEPLOY / "kubernetes"
+GENERATOR = KUBERNETES / "generate.py"
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 
 
@@ -24,3 +27,15 @@ def tool(name: str) -> str:
     found = shutil.which(name, path=search)
     assert found, f"{name} is not on PATH: run `pip install -e '.[dev]'` (see scripts/test)"
     return found
+
+
+def run_tool(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run one of those tools; its exit code and output are the caller's to check."""
+    return subprocess.run([tool(name), *args], capture_output=True, text=True, check=False)
+
+
+def run_generator(*args: str) -> subprocess.CompletedProcess[str]:
+    """`python deploy/kubernetes/generate.py ARGS`, as the README and CONTRIBUTING.md say."""
+    return subprocess.run(
+        [sys.executable, str(GENERATOR), *args], capture_output=True, text=True, check=False
+    )

@@ -18,9 +18,8 @@ import pytest
 from botocore import xform_name
 from cfnlint.decode import decode
 
-from tests.artefacts.deploy.conftest import Manifests
-from tests.artefacts.deploy.k8s import one
-from tests.artefacts.deploy.paths import AWS, REPO, tool
+from tests.artefacts.deploy.k8s import Manifests, one
+from tests.artefacts.deploy.paths import AWS, REPO, run_tool
 
 TEMPLATE = AWS / "reading-role.cfn.yaml"
 READER = AWS / "reader-policy.json"
@@ -48,12 +47,7 @@ def actions(policy: Any) -> set[str]:
 
 
 def cfn_lint(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [tool("cfn-lint"), "--format", "parseable", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return run_tool("cfn-lint", "--format", "parseable", str(path))
 
 
 def policy_template(policy: Any, path: Path) -> Path:
@@ -75,11 +69,8 @@ def test_template_passes_cfn_lint() -> None:
 def test_template_passes_cfn_lint_in_every_partition() -> None:
     """aws, aws-cn and aws-us-gov: the exporter supports all three."""
     regions = ["us-east-1", "eu-west-1", "cn-north-1", "us-gov-west-1"]
-    result = subprocess.run(
-        [tool("cfn-lint"), "--format", "parseable", "--regions", *regions, "--", str(TEMPLATE)],
-        capture_output=True,
-        text=True,
-        check=False,
+    result = run_tool(
+        "cfn-lint", "--format", "parseable", "--regions", *regions, "--", str(TEMPLATE)
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

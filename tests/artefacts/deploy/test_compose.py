@@ -27,9 +27,10 @@ from exporter.config import Config
 from exporter.config.settings import DEFAULT_PORT
 from tests.artefacts.deploy.compose import COMPOSE_FILE, flag, load, mounts, to_host
 from tests.artefacts.deploy.dockerfile import instructions
-from tests.artefacts.deploy.paths import COMPOSE, REPO, SCHEMAS, tool
+from tests.artefacts.deploy.paths import COMPOSE, REPO, SCHEMAS, run_tool, tool
 from tests.support.exporter_process import exporter_process
-from tests.support.net import free_port, wait_http
+from tests.support.net import free_port
+from tests.support.processes import stop, wait_ready
 from tests.support.prometheus import PrometheusServer
 
 SCHEMA = SCHEMAS / "compose-spec.json"
@@ -69,15 +70,11 @@ def published(name: str) -> dict[int, str]:
     return out
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, capture_output=True, text=True, check=False)
-
-
 # --- schema ---------------------------------------------------------------------------------
 
 
 def test_compose_file_matches_the_compose_spec_schema() -> None:
-    result = run(tool("check-jsonschema"), "--schemafile", str(SCHEMA), str(COMPOSE_FILE))
+    result = run_tool("check-jsonschema", "--schemafile", str(SCHEMA), str(COMPOSE_FILE))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -171,7 +168,7 @@ def mapped_prometheus_config(tmp_path: Path) -> Path:
 
 
 def test_prometheus_config_passes_promtool(tmp_path: Path) -> None:
-    result = run(tool("promtool"), "check", "config", str(mapped_prometheus_config(tmp_path)))
+    result = run_tool("promtool", "check", "config", str(mapped_prometheus_config(tmp_path)))
     assert result.returncode == 0, result.stdout + result.stderr
     count = len(list((REPO / "deploy" / "prometheus" / "rules").glob("*.yml")))
     assert f"SUCCESS: {count} rule files found" in result.stdout
@@ -205,7 +202,7 @@ def test_alertmanager_config_passes_amtool_with_its_mounts(tmp_path: Path) -> No
         config = yaml.safe_load(text)
     path = tmp_path / "alertmanager.yml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    result = run(tool("amtool"), "check-config", str(path))
+    result = run_tool("amtool", "check-config", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -267,7 +264,7 @@ def test_stack_prometheus_config_scrapes_the_demo_and_fires_alerts(tmp_path: Pat
         )  # fmt: skip
         server = PrometheusServer(f"http://127.0.0.1:{port}", tmp_path / "prometheus.log")
         try:
-            wait_http(f"{server.url}/-/ready", timeout=60)
+            wait_ready(proc, f"{server.url}/-/ready", "Prometheus", server.log_tail, 60)
             server.wait_for_data(f'up{{job="{EXPORTER}"}} == 1')
             firing = server.wait_until(
                 lambda: server.query('ALERTS{alertstate="firing", category="credentials"}'),
@@ -280,10 +277,5 @@ def test_stack_prometheus_config_scrapes_the_demo_and_fires_alerts(tmp_path: Pat
                 for rule in group["rules"]:
                     assert rule["health"] != "err", rule
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
             log.close()

@@ -24,7 +24,7 @@ from exporter import __version__
 from exporter.cli.main import build_parser
 from exporter.config.settings import DEFAULT_PORT
 from tests.artefacts.deploy.dockerfile import DockerIgnore, Instruction, copy_sources, instructions
-from tests.artefacts.deploy.paths import REPO, tool
+from tests.artefacts.deploy.paths import REPO, run_tool
 from tests.support.net import free_port, wait_http
 
 DOCKERFILE = REPO / "Dockerfile"
@@ -50,12 +50,7 @@ def only(steps: list[Instruction], keyword: str) -> Instruction:
 
 
 def hadolint(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [tool("hadolint"), "--failure-threshold", "style", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return run_tool("hadolint", "--failure-threshold", "style", str(path))
 
 
 def test_hadolint_passes_without_ignores() -> None:

@@ -10,10 +10,8 @@ kustomize build; the container args parsed by the exporter's own parser.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +23,8 @@ import pytest
 import yaml
 
 from exporter import __version__
-from exporter.cli.main import build_parser
-from exporter.cli.serve import resolve_flags
 from exporter.config import load_config
 from exporter.config.settings import DEFAULT_PORT
-from exporter.daemon.http import HEALTH_PATHS
 from exporter.web.access import WebAccess
 from exporter.web.webconfig import parse_web_config
 from tests.artefacts.deploy.crds import CRD_SCHEMAS, crd_validator
@@ -43,12 +38,25 @@ from tests.artefacts.deploy.helm import (
     render,
     render_files,
 )
-from tests.artefacts.deploy.k8s import Manifests, container, matches, of_kind, one, workload
-from tests.artefacts.deploy.paths import AWS, KUBERNETES, REPO, tool
+from tests.artefacts.deploy.k8s import (
+    K8S_VERSION,
+    K8S_VERSIONS,
+    Manifests,
+    assert_hardened,
+    assert_probes_use_the_health_endpoints,
+    assert_rules_pass_promtool,
+    container,
+    exporter_flags,
+    flag_value,
+    generator,
+    matches,
+    of_kind,
+    one,
+    workload,
+    writable_paths,
+)
+from tests.artefacts.deploy.paths import AWS, REPO, run_generator, run_tool
 
-GENERATOR = KUBERNETES / "generate.py"
-K8S_VERSION = "1.30.0"  # as test_kubernetes.py: the oldest minor the manifests target
-K8S_VERSIONS = [K8S_VERSION, kubernetes_validate.utils.latest_version()]
 CORE_KINDS = {
     "ServiceAccount",
     "ConfigMap",
@@ -191,14 +199,6 @@ def sharded_chart() -> Manifests:
     return render(VARIANTS["sharded"])
 
 
-def generator() -> Any:
-    spec = importlib.util.spec_from_file_location("deploy_generate", GENERATOR)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def default_values() -> dict[str, Any]:
     values: dict[str, Any] = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))
     return values
@@ -207,12 +207,6 @@ def default_values() -> dict[str, Any]:
 def values_schema() -> dict[str, Any]:
     schema: dict[str, Any] = json.loads((CHART / "values.schema.json").read_text("utf-8"))
     return schema
-
-
-def flag_value(args: list[str], name: str) -> str:
-    values = [a.split("=", 1)[1] for a in args if a.startswith(f"--{name}=")]
-    assert len(values) == 1, f"--{name}= appears {len(values)} times in {args}"
-    return values[0]
 
 
 def named(docs: Manifests, kind: str, name: str) -> dict[str, Any]:
@@ -310,8 +304,7 @@ def test_kubernetes_validate_command_line(tmp_path: Path) -> None:
     bad.write_text(yaml.safe_dump_all(bad_docs), encoding="utf-8")
 
     def run(path: Path) -> subprocess.CompletedProcess[str]:
-        command = [tool("kubernetes-validate"), "--strict", "-k", K8S_VERSION, str(path)]
-        return subprocess.run(command, capture_output=True, text=True, check=False)
+        return run_tool("kubernetes-validate", "--strict", "-k", K8S_VERSION, str(path))
 
     result = run(good)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -452,9 +445,7 @@ def test_chart_files_are_generated_from_the_sources() -> None:
         assert path.is_relative_to(CHART / "files")
         assert path.read_text(encoding="utf-8") == text, f"stale: {path}"
     assert not gen.leftovers(gen.outputs())
-    result = subprocess.run(
-        [sys.executable, str(GENERATOR), "--check"], capture_output=True, text=True, check=False
-    )
+    result = run_generator("--check")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -535,16 +526,7 @@ def test_defaults_follow_the_generator() -> None:
 
 
 def test_prometheus_rules_pass_promtool(defaults: Manifests, tmp_path: Path) -> None:
-    for rule in of_kind(defaults, "PrometheusRule"):
-        path = tmp_path / f"{rule['metadata']['name']}.yml"
-        path.write_text(yaml.safe_dump(rule["spec"]), encoding="utf-8")
-        result = subprocess.run(
-            [tool("promtool"), "check", "rules", str(path)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
+    assert_rules_pass_promtool(defaults, tmp_path)
 
 
 # --- the same pod as the kustomize files --------------------------------------------------
@@ -627,9 +609,7 @@ def test_every_pod_ordinal_is_a_valid_shard(replicas: int, tmp_path: Path) -> No
     config = write_config(docs, tmp_path)
     shards = set()
     for ordinal in range(replicas):
-        args = [a.replace("$(SHARD_INDEX)", str(ordinal)) for a in container(docs)["args"]]
-        args = [f"--config={config}" if a.startswith("--config=") else a for a in args]
-        flags = resolve_flags(build_parser().parse_args(args), load_config(config))
+        _, flags = exporter_flags(container(docs), config, ordinal)
         assert flags.shard_count == replicas
         shards.add(flags.shard_index)
     assert shards == set(range(replicas))
@@ -661,40 +641,19 @@ def test_persistence(defaults: Manifests) -> None:
 
 def test_security_context(variant: tuple[str, Manifests]) -> None:
     _, docs = variant
-    pod = pod_spec(docs)
-    assert pod["securityContext"]["runAsNonRoot"] is True
-    assert pod["securityContext"]["runAsUser"] == 65534
-    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert pod["automountServiceAccountToken"] is False
-    sc = container(docs)["securityContext"]
-    assert sc["runAsNonRoot"] is True and sc["runAsUser"] == sc["runAsGroup"] == 65534
-    assert sc["readOnlyRootFilesystem"] is True
-    assert sc["allowPrivilegeEscalation"] is False
-    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert_hardened(docs)
 
 
 def test_writable_paths_are_volumes(variant: tuple[str, Manifests]) -> None:
     """With a read-only root filesystem, only the state dir and /tmp may be written."""
     _, docs = variant
-    c = container(docs)
-    volumes = {v["name"] for v in pod_spec(docs)["volumes"]}
-    volumes |= {
-        t["metadata"]["name"] for t in workload(docs)["spec"].get("volumeClaimTemplates", [])
-    }
-    mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
-    assert {m["name"] for m in mounts.values()} <= volumes
-    writable = {path for path, m in mounts.items() if not m.get("readOnly")}
-    state_dir = flag_value(c["args"], "state.dir")
-    assert writable == {state_dir, "/tmp"}
+    state_dir = flag_value(container(docs)["args"], "state.dir")
+    assert writable_paths(docs) == {state_dir, "/tmp"}
 
 
 def test_probes_use_the_health_endpoints(variant: tuple[str, Manifests]) -> None:
     _, docs = variant
-    c = container(docs)
-    live, ready = c["livenessProbe"]["httpGet"], c["readinessProbe"]["httpGet"]
-    assert (live["path"], ready["path"]) == ("/-/healthy", "/-/ready")
-    assert {live["path"], ready["path"]} == set(HEALTH_PATHS)
-    assert live["port"] == ready["port"] == c["ports"][0]["name"]
+    assert_probes_use_the_health_endpoints(docs)
 
 
 def test_scheduling_and_extras_reach_the_pod() -> None:
@@ -755,14 +714,8 @@ def test_container_args_are_valid_exporter_flags(
     c = container(docs)
     assert c["args"][0] == "serve"
     config = write_config(docs, tmp_path)
-    env = {e["name"]: "0" for e in c.get("env", [])}
-    args = [
-        a.replace("$(SHARD_INDEX)", env.get("SHARD_INDEX", "$(SHARD_INDEX)")) for a in c["args"]
-    ]
-    args = [f"--config={config}" if a.startswith("--config=") else a for a in args]
-    parsed = build_parser().parse_args(args)
+    parsed, flags = exporter_flags(c, config)
     assert parsed.command == "serve"
-    flags = resolve_flags(parsed, load_config(config))
     assert flags.web_listen_address == f":{DEFAULT_PORT}"
     assert c["ports"][0]["containerPort"] == DEFAULT_PORT
     assert flags.state_dir == flag_value(c["args"], "state.dir")

@@ -8,12 +8,8 @@ with kubernetes-validate (strict), the Prometheus Operator CRDs with their JSON 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import kubernetes_validate
@@ -21,47 +17,29 @@ import pytest
 import yaml
 
 from exporter import __version__
-from exporter.cli.main import build_parser
-from exporter.cli.serve import resolve_flags
-from exporter.config import load_config
 from exporter.config.flags import FLAGS
 from exporter.config.settings import DEFAULT_PORT
-from exporter.daemon.http import HEALTH_PATHS
-from tests.artefacts.deploy.conftest import Manifests
-from tests.artefacts.deploy.k8s import container, matches, of_kind, one, workload
-from tests.artefacts.deploy.paths import KUBERNETES, REPO, SCHEMAS, tool
+from tests.artefacts.deploy.crds import CRD_SCHEMAS, crd_validator
+from tests.artefacts.deploy.k8s import (
+    K8S_VERSION,
+    K8S_VERSIONS,
+    Manifests,
+    assert_hardened,
+    assert_probes_use_the_health_endpoints,
+    assert_rules_pass_promtool,
+    container,
+    exporter_flags,
+    flag_value,
+    generator,
+    matches,
+    of_kind,
+    one,
+    workload,
+    writable_paths,
+)
+from tests.artefacts.deploy.paths import KUBERNETES, REPO, run_generator
 
-GENERATOR = KUBERNETES / "generate.py"
-CRD_SCHEMAS = {
-    "PrometheusRule": SCHEMAS / "prometheusrule_v1.json",
-    "ServiceMonitor": SCHEMAS / "servicemonitor_v1.json",
-}
-K8S_VERSION = "1.30.0"  # oldest minor the manifests target (pod-index label: 1.28+)
-K8S_VERSIONS = [K8S_VERSION, kubernetes_validate.utils.latest_version()]
 STATE_DIR = "/var/lib/iam-credential-exporter"
-
-
-def generator() -> Any:
-    spec = importlib.util.spec_from_file_location("deploy_generate", GENERATOR)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def crd_validator(kind: str) -> jsonschema.protocols.Validator:
-    schema = json.loads(CRD_SCHEMAS[kind].read_text(encoding="utf-8"))
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
-    # Against the metaschema but without format checks: the CRDs' patterns are Go regexps
-    # ("^(?i)..."), which Python's re rejects; none of them applies to our objects.
-    cls(cls.META_SCHEMA).validate(schema)
-    return cls(schema)
-
-
-def flag_value(args: list[str], name: str) -> str:
-    values = [a.split("=", 1)[1] for a in args if a.startswith(f"--{name}=")]
-    assert len(values) == 1, f"--{name}= appears {len(values)} times in {args}"
-    return values[0]
 
 
 # --- validation ---------------------------------------------------------------------------
@@ -114,9 +92,7 @@ def test_everything_lands_in_one_namespace(built: Manifests) -> None:
 
 def test_generated_files_are_up_to_date() -> None:
     """Fails when a rule file or dashboard changed without running generate.py."""
-    result = subprocess.run(
-        [sys.executable, str(GENERATOR), "--check"], capture_output=True, text=True, check=False
-    )
+    result = run_generator("--check")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -139,16 +115,7 @@ def test_prometheus_rules_are_the_rule_files(built: Manifests) -> None:
 
 
 def test_prometheus_rules_pass_promtool(base: Manifests, tmp_path: Path) -> None:
-    for rule in of_kind(base, "PrometheusRule"):
-        path = tmp_path / f"{rule['metadata']['name']}.yml"
-        path.write_text(yaml.safe_dump(rule["spec"]), encoding="utf-8")
-        result = subprocess.run(
-            [tool("promtool"), "check", "rules", str(path)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
+    assert_rules_pass_promtool(base, tmp_path)
 
 
 def test_dashboard_config_maps_are_the_dashboards(built: Manifests) -> None:
@@ -209,41 +176,17 @@ def test_ports_match_the_exporter(built: Manifests) -> None:
 
 
 def test_probes_use_the_health_endpoints(built: Manifests) -> None:
-    c = container(built)
-    live, ready = c["livenessProbe"]["httpGet"], c["readinessProbe"]["httpGet"]
-    assert (live["path"], ready["path"]) == ("/-/healthy", "/-/ready")
-    assert {live["path"], ready["path"]} == set(HEALTH_PATHS)
-    assert live["port"] == ready["port"] == c["ports"][0]["name"]
+    assert_probes_use_the_health_endpoints(built)
 
 
 def test_security_context(built: Manifests) -> None:
-    pod = workload(built)["spec"]["template"]["spec"]
-    assert pod["securityContext"]["runAsNonRoot"] is True
-    assert pod["securityContext"]["runAsUser"] == 65534
-    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert pod["automountServiceAccountToken"] is False
-    c = container(built)
-    sc = c["securityContext"]
-    assert sc["runAsNonRoot"] is True and sc["runAsUser"] == sc["runAsGroup"] == 65534
-    assert sc["readOnlyRootFilesystem"] is True
-    assert sc["allowPrivilegeEscalation"] is False
-    assert sc["capabilities"] == {"drop": ["ALL"]}
-    assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert c["resources"]["requests"]["cpu"] and c["resources"]["requests"]["memory"]
-    assert c["resources"]["limits"]["memory"]
+    assert_hardened(built)
 
 
 def test_writable_paths_are_volumes(built: Manifests) -> None:
     """With a read-only root filesystem, only the state dir and /tmp may be written."""
-    work = workload(built)
-    c = container(built)
-    volumes = {v["name"] for v in work["spec"]["template"]["spec"]["volumes"]}
-    volumes |= {t["metadata"]["name"] for t in work["spec"].get("volumeClaimTemplates", [])}
-    mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
-    assert {m["name"] for m in mounts.values()} <= volumes
-    writable = {path for path, m in mounts.items() if not m.get("readOnly")}
-    assert writable == {STATE_DIR, "/tmp"}
-    assert flag_value(c["args"], "state.dir") == STATE_DIR
+    assert writable_paths(built) == {STATE_DIR, "/tmp"}
+    assert flag_value(container(built)["args"], "state.dir") == STATE_DIR
 
 
 def test_config_map_is_mounted_where_the_args_read_it(built: Manifests) -> None:
@@ -266,16 +209,10 @@ def test_container_args_are_valid_exporter_flags(built: Manifests, tmp_path: Pat
     """The exporter's own parser accepts the args, and resolves the ConfigMap's config."""
     c = container(built)
     assert c["image"] == f"aws-iam-credential-exporter:{__version__}"
-    env = {e["name"]: "0" for e in c.get("env", [])}
-    args = [
-        a.replace("$(SHARD_INDEX)", env.get("SHARD_INDEX", "$(SHARD_INDEX)")) for a in c["args"]
-    ]
     config = tmp_path / "config.yml"
     config.write_text((KUBERNETES / "base" / "config.yml").read_text(encoding="utf-8"))
-    args = [f"--config={config}" if a.startswith("--config=") else a for a in args]
-    parsed = build_parser().parse_args(args)
+    parsed, flags = exporter_flags(c, config)
     assert parsed.command == "serve"
-    flags = resolve_flags(parsed, load_config(config))
     assert flags.web_listen_address == f":{DEFAULT_PORT}"
 
 
@@ -331,9 +268,7 @@ def test_every_pod_ordinal_is_a_valid_shard(sharded: Manifests, tmp_path: Path) 
     config.write_text((KUBERNETES / "base" / "config.yml").read_text(encoding="utf-8"))
     shards = set()
     for ordinal in range(replicas):
-        args = [a.replace("$(SHARD_INDEX)", str(ordinal)) for a in container(sharded)["args"]]
-        args = [f"--config={config}" if a.startswith("--config=") else a for a in args]
-        flags = resolve_flags(build_parser().parse_args(args), load_config(config))
+        _, flags = exporter_flags(container(sharded), config, ordinal)
         assert flags.shard_count == replicas
         shards.add(flags.shard_index)
     assert shards == set(range(replicas))
