@@ -88,7 +88,8 @@ def with_runbook_urls(text: str, base: str) -> str:
             alert = m[1]
         elif (m := _RUNBOOK_LINE.match(line)) and alert is not None:
             end = "\n" if line.endswith("\n") else ""
-            line = m[1] + runbook_url(alert, base) + end
+            lines.append(m[1] + runbook_url(alert, base) + end)
+            continue
         lines.append(line)
     return "".join(lines)
 

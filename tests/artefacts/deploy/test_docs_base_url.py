@@ -41,9 +41,9 @@ def test_the_base_url_is_written_in_the_config_only() -> None:
         REPO / "deploy" / "kubernetes" / "generate.py",
     ]
     for path in sources:
-        assert base not in path.read_text(encoding="utf-8").replace(
-            f"runbook_url: {base}", ""
-        ), f"{path} writes the base URL itself"
+        assert base not in path.read_text(encoding="utf-8").replace(f"runbook_url: {base}", ""), (
+            f"{path} writes the base URL itself"
+        )
 
 
 def test_every_output_follows_a_new_base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
