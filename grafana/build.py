@@ -7,8 +7,15 @@ what this builder makes; the tests run the same comparison.
 
 Every panel and every query uses the ``$datasource`` variable (a Prometheus data
 source picked in the dashboard, so file provisioning needs no ``__inputs``), and
-every selector filters on ``$job`` and ``$account_id`` (the exemptions' on ``$job``:
-they belong to the exporter's configuration, not to an account).
+every selector of an exporter series filters on ``$job``, ``$instance`` (one shard, for
+debugging it) and ``$account_id`` (the exemptions' on ``$job`` and ``$instance``: they
+belong to the exporter's configuration, not to an account). Recorded series have no
+instance: ``recorded()`` keeps the accounts the selected instances export.
+
+The dashboards are built for hundreds of accounts (the sharded deployment): per-account
+figures are table rows, and a time series with a line per account shows its ``topk``.
+Documentation links are built from ``docs_base_url`` in deploy/generator.yaml, the one
+place it is configured (deploy/kubernetes/generate.py builds the runbook_url from it).
 
 Two exporters may export the same account at once (a rollout overlap, two replicas of
 one shard), so no query sums an exporter series across instances: ``once()`` first
@@ -25,25 +32,72 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
 DASHBOARD_DIR = Path(__file__).resolve().parent / "dashboards"
-ALERT_RULES = (
-    Path(__file__).resolve().parents[1]
-    / "deploy"
-    / "prometheus"
-    / "rules"
-    / "aws-iam-alerts.rules.yml"
-)
+ALERT_RULES = REPO / "deploy" / "prometheus" / "rules" / "aws-iam-alerts.rules.yml"
+GENERATOR_CONFIG = REPO / "deploy" / "generator.yaml"
+# Grafana 11.6's dashboard schema (the grafana-foundation-sdk pinned in the dev extra).
+SCHEMA_VERSION = 41
 OVERVIEW_UID = "aws-iam-credentials-overview"
 ACCOUNT_UID = "aws-iam-credentials-account"
 TAG = "aws-iam-credential-exporter"
 
 DS = {"type": "prometheus", "uid": "${datasource}"}
-SEL = 'job=~"$job", account_id=~"$account_id"'
-JOB = 'job=~"$job"'
+SEL = 'job=~"$job", instance=~"$instance", account_id=~"$account_id"'
+JOB = 'job=~"$job", instance=~"$instance"'
+# Recorded series keep job and account_id only.
+RSEL = 'job=~"$job", account_id=~"$account_id"'
+REF_IDS = "ABCDEFGHIJKL"
+# How many lines a time series with one line per account draws at most.
+TOP = 10
 
 SEVERITY_COLOURS = {"critical": "red", "high": "orange", "medium": "yellow", "low": "blue"}
 
 Json = dict[str, Any]
+
+
+def recorded(name: str, matchers: str = "") -> str:
+    """A recorded series (no instance label) for the accounts the selected instances
+    export, so that ``$instance`` narrows every panel to one shard."""
+    extra = f", {matchers}" if matchers else ""
+    return f"({name}{{{RSEL}{extra}}} and on (job, account_id) aws_iam_account_info{{{SEL}}})"
+
+
+def docs_base_url() -> str:
+    """deploy/generator.yaml's docs_base_url: where docs/ is published."""
+    config = yaml.safe_load(GENERATOR_CONFIG.read_text(encoding="utf-8"))
+    base = config.get("docs_base_url") if isinstance(config, dict) else None
+    if not isinstance(base, str) or not re.match(r"https?://\S+$", base):
+        raise SystemExit(f"{GENERATOR_CONFIG}: docs_base_url must be an http(s) URL")
+    return base.rstrip("/")
+
+
+def check_doc(check: str) -> str:
+    """The section of docs/checks.md about a check (GitHub's anchor of ``### `check` ``)."""
+    return f"{docs_base_url()}/checks.md#{check}"
+
+
+def runbook(alert: str) -> str:
+    """The runbook's section named as the alert, as its runbook_url says."""
+    return f"{docs_base_url()}/runbook.md#{alert.lower()}"
+
+
+def link(title: str, url: str) -> Json:
+    return {"title": title, "url": url, "targetBlank": True}
+
+
+def column_links(column: str, *links: Json) -> Json:
+    """Data links on the cells of one table column."""
+    return {
+        "matcher": {"id": "byName", "options": column},
+        "properties": [{"id": "links", "value": list(links)}],
+    }
+
+
+def check_link(column: str = "check") -> Json:
+    return column_links(column, link("Check documentation", check_doc("${__value.raw}")))
 
 
 def once(selector: str, *labels: str) -> str:
@@ -51,6 +105,28 @@ def once(selector: str, *labels: str) -> str:
     instances export that account: the largest of their figures."""
     return f"max by ({', '.join(('job', 'account_id', *labels))}) ({selector})"
 
+
+# The age past which AwsIamCredentialReportTooOld fires, per exporter target: two refresh
+# intervals plus AWS's 4-hour reuse of a report, never less than 12 hours. The alert rule
+# writes the same expression (tests compare them).
+REPORT_AGE_LIMIT = (
+    f"clamp_min(2 * aws_iam_exporter_refresh_interval_seconds{{{JOB}}} + 4 * 3600, 12 * 3600)"
+)
+REPORT_AGE = f"(time() - aws_iam_credential_report_generated_timestamp_seconds{{{SEL}}})"
+# 1 where an account's freshest report is past the limit, else 0.
+STALE = (
+    f"min by (job, account_id) ({REPORT_AGE} "
+    f"> bool on (job, instance) group_left {REPORT_AGE_LIMIT})"
+)
+# 1 where no instance's last refresh of an account succeeded, else 0.
+FAILED = f"(1 - max by (job, account_id) (aws_iam_exporter_refresh_success{{{SEL}}}))"
+STATE_MAPPING = {"0": ("OK", "green"), "1": ("STALE", "orange"), "2": ("FAILED", "red")}
+# Refresh intervals since the last successful refresh: AwsIamExporterRefreshFailing at 2.
+INTERVALS_SINCE_SUCCESS = (
+    f"min by (account_id) ((time() - aws_iam_exporter_last_refresh_success_timestamp_seconds"
+    f"{{{SEL}}}) / on (job, instance) group_left aws_iam_exporter_refresh_interval_seconds"
+    f"{{{JOB}}})"
+)
 
 # Failed refreshes per account and reason (every reason's counter starts at 0).
 REFRESH_ERRORS = once(
@@ -156,8 +232,11 @@ def panel(
     defaults: Json | None = None,
     overrides: list[Json] | None = None,
     transformations: list[Json] | None = None,
+    links: list[Json] | None = None,
 ) -> Json:
-    for ref, t in zip("ABCDEFGH", targets, strict=False):
+    if len(targets) > len(REF_IDS):
+        raise ValueError(f"{title}: more than {len(REF_IDS)} queries")
+    for ref, t in zip(REF_IDS, targets, strict=False):
         t["refId"] = ref
     p: Json = {
         "type": kind,
@@ -173,6 +252,8 @@ def panel(
     }
     if transformations:
         p["transformations"] = transformations
+    if links:
+        p["links"] = links
     return p
 
 
@@ -187,6 +268,7 @@ def stat(
     mappings: list[Json] | None = None,
     text_mode: str = "auto",
     overrides: list[Json] | None = None,
+    links: list[Json] | None = None,
 ) -> Json:
     defaults: Json = {
         "thresholds": steps or thresholds((None, "green")),
@@ -211,6 +293,7 @@ def stat(
         options=options,
         defaults=defaults,
         overrides=overrides,
+        links=links,
     )
 
 
@@ -223,7 +306,9 @@ def severity_stat(severity: str) -> Json:
         "are not counted). Green at zero.",
         [
             target(
-                f'sum(account_id_severity:aws_iam_findings:sum{{{SEL}, severity="{severity}"}})',
+                "sum("
+                + recorded("account_id_severity:aws_iam_findings:sum", f'severity="{severity}"')
+                + ")",
                 severity,
                 instant=True,
             )
@@ -241,11 +326,14 @@ def timeseries(
     unit: str = "none",
     bars: bool = False,
     overrides: list[Json] | None = None,
+    data_links: list[Json] | None = None,
 ) -> Json:
     custom: Json = {"drawStyle": "bars" if bars else "line", "fillOpacity": 60 if bars else 10}
     if bars:
         custom["stacking"] = {"mode": "normal", "group": "A"}
-    defaults = {"custom": custom, "color": {"mode": "palette-classic"}, "min": 0}
+    defaults: Json = {"custom": custom, "color": {"mode": "palette-classic"}, "min": 0}
+    if data_links:
+        defaults["links"] = data_links
     options = {
         "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
         "tooltip": {"mode": "multi", "sort": "desc"},
@@ -262,18 +350,27 @@ def timeseries(
     )
 
 
-def bargauge(title: str, description: str, targets: list[Json], *, unit: str = "none") -> Json:
+def bargauge(
+    title: str,
+    description: str,
+    targets: list[Json],
+    *,
+    unit: str = "none",
+    data_links: list[Json] | None = None,
+) -> Json:
     options = {
         "displayMode": "basic",
         "orientation": "horizontal",
         "showUnfilled": True,
         "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
     }
-    defaults = {
+    defaults: Json = {
         "min": 0,
         "color": {"mode": "thresholds"},
         "thresholds": thresholds((None, "orange")),
     }
+    if data_links:
+        defaults["links"] = data_links
     return panel(
         "bargauge", title, description, targets, unit=unit, options=options, defaults=defaults
     )
@@ -289,6 +386,8 @@ def table(
     rename: dict[str, str] | None = None,
     overrides: list[Json] | None = None,
     merge: bool = False,
+    sort_by: tuple[str, bool] | None = None,
+    links: list[Json] | None = None,
 ) -> Json:
     transformations: list[Json] = [{"id": "merge", "options": {}}] if merge else []
     transformations.append(
@@ -301,7 +400,9 @@ def table(
             },
         }
     )
-    options = {"showHeader": True, "cellHeight": "sm", "footer": {"show": False}}
+    options: Json = {"showHeader": True, "cellHeight": "sm", "footer": {"show": False}}
+    if sort_by:
+        options["sortBy"] = [{"displayName": sort_by[0], "desc": sort_by[1]}]
     return panel(
         "table",
         title,
@@ -312,6 +413,7 @@ def table(
         defaults={"custom": {"align": "auto", "filterable": True}},
         overrides=overrides,
         transformations=transformations,
+        links=links,
     )
 
 
@@ -351,7 +453,12 @@ def findings_table() -> Json:
         ],
         hide=("Time", "__name__", "job", "instance", "Value"),
         order=("account_id", "severity", "check", "user", "key"),
-        overrides=[*severity_overrides(by_name=False), account_link("Account dashboard")],
+        overrides=[
+            *severity_overrides(by_name=False),
+            account_link("Account dashboard"),
+            check_link(),
+        ],
+        links=[link("Checks documentation", f"{docs_base_url()}/checks.md")],
     )
 
 
@@ -362,7 +469,7 @@ def stale_keys_bargauge() -> Json:
         "(not used recently) or never_used.",
         [
             target(
-                f"sum by (reason) (account_id_reason:aws_iam_stale_access_keys:sum{{{SEL}}})",
+                f"sum by (reason) ({recorded('account_id_reason:aws_iam_stale_access_keys:sum')})",
                 "{{reason}}",
                 instant=True,
             )
@@ -370,63 +477,143 @@ def stale_keys_bargauge() -> Json:
     )
 
 
+def severity_cells(title: str) -> list[Json]:
+    """Colour each severity column of a table: neutral at 0, the severity's colour above."""
+    return [
+        {
+            "matcher": {"id": "byName", "options": sev.capitalize()},
+            "properties": [
+                {"id": "custom.cellOptions", "value": {"type": "color-background"}},
+                {"id": "color", "value": {"mode": "thresholds"}},
+                {"id": "thresholds", "value": thresholds((None, "transparent"), (1, c))},
+                {"id": "links", "value": [link(title, f"{docs_base_url()}/checks.md")]},
+            ],
+        }
+        for sev, c in SEVERITY_COLOURS.items()
+    ]
+
+
+def accounts_table() -> Json:
+    """One row per account: the exporter's health of it and its findings by severity."""
+    sev_targets = [
+        target(
+            "sum by (account_id) ("
+            + recorded("account_id_severity:aws_iam_findings:sum", f'severity="{sev}"')
+            + ")",
+            table=True,
+        )
+        for sev in SEVERITY_COLOURS
+    ]
+    last_success = (
+        "time() - max by (account_id) "
+        f"(aws_iam_exporter_last_refresh_success_timestamp_seconds{{{SEL}}})"
+    )
+    refs = "ABCDEFGHI"
+    columns = {
+        "State": refs[1],
+        "Report age": refs[2],
+        "Since last success": refs[3],
+        "Refresh intervals since success": refs[4],
+        **{sev.capitalize(): refs[5 + i] for i, sev in enumerate(SEVERITY_COLOURS)},
+    }
+    return table(
+        "Account health",
+        "One row per account, worst state first. State: FAILED when the last refresh failed "
+        "(the exporter serves the last good data), STALE when the credential report is older "
+        "than AwsIamCredentialReportTooOld's limit (two refresh intervals plus AWS's 4 hours, "
+        "at least 12 hours, from aws_iam_exporter_refresh_interval_seconds), else OK. "
+        "'Refresh intervals since success' turns red at 2, where "
+        "AwsIamExporterRefreshFailing fires. Findings by severity exclude exempted ones. "
+        "Click an account for its dashboard, a state for the runbook.",
+        [
+            target(
+                f"max by (account_id, account_name) (aws_iam_account_info{{{SEL}}})", table=True
+            ),
+            target(f"max by (account_id) (2 * {FAILED} + (1 - {FAILED}) * {STALE})", table=True),
+            target(f"min by (account_id) ({REPORT_AGE})", table=True),
+            target(last_success, table=True),
+            target(INTERVALS_SINCE_SUCCESS, table=True),
+            *sev_targets,
+        ],
+        hide=("Time", "Value #A"),
+        order=("account_id", "account_name", *columns),
+        rename={f"Value #{ref}": name for name, ref in columns.items()},
+        overrides=[
+            account_link("Account dashboard"),
+            {
+                "matcher": {"id": "byName", "options": "State"},
+                "properties": [
+                    {"id": "custom.cellOptions", "value": {"type": "color-background"}},
+                    {"id": "mappings", "value": value_map(STATE_MAPPING)},
+                    {
+                        "id": "links",
+                        "value": [
+                            link(
+                                "Runbook: refresh failing", runbook("AwsIamExporterRefreshFailing")
+                            ),
+                            link(
+                                "Runbook: report too old", runbook("AwsIamCredentialReportTooOld")
+                            ),
+                        ],
+                    },
+                ],
+            },
+            {
+                "matcher": {"id": "byRegexp", "options": "Report age|Since last success"},
+                "properties": [{"id": "unit", "value": "s"}],
+            },
+            {
+                "matcher": {"id": "byName", "options": "Refresh intervals since success"},
+                "properties": [
+                    {"id": "decimals", "value": 1},
+                    {"id": "custom.cellOptions", "value": {"type": "color-text"}},
+                    {"id": "color", "value": {"mode": "thresholds"}},
+                    {
+                        "id": "thresholds",
+                        "value": thresholds((None, "green"), (1.5, "yellow"), (2, "red")),
+                    },
+                ],
+            },
+            *severity_cells("Checks documentation"),
+        ],
+        merge=True,
+        sort_by=("State", True),
+    )
+
+
 def health_panels(lay: Layout) -> None:
     lay.add(
         stat(
-            "Credential report age",
-            "Time since AWS generated the credential report the metrics come from. AWS "
-            "regenerates it at most every 4 hours; the AwsIamCredentialReportTooOld alert "
-            "fires past 12 hours.",
+            "Failing accounts",
+            "Accounts whose last refresh failed on every instance that exports them "
+            "(aws_iam_exporter_refresh_success 0). The Account health table says which.",
             [
                 target(
-                    f"account_id:aws_iam_credential_report_age_seconds:max{{{SEL}}}",
-                    "{{account_id}}",
+                    "count(max by (job, account_id) "
+                    f"(aws_iam_exporter_refresh_success{{{SEL}}}) == 0) or vector(0)",
+                    "failing",
                     instant=True,
                 )
             ],
-            unit="s",
-            steps=thresholds((None, "green"), (5 * 3600, "yellow"), (12 * 3600, "red")),
-        ),
-        6,
-        5,
-    )
-    lay.add(
-        stat(
-            "Last refresh",
-            "Result of the exporter's last refresh of each account (OK or FAILED). After a "
-            "failure the exporter keeps serving the last good data.",
-            [
-                target(
-                    f"max by (account_id) (aws_iam_exporter_refresh_success{{{SEL}}})",
-                    "{{account_id}}",
-                    instant=True,
-                )
-            ],
-            steps=thresholds((None, "red"), (1, "green")),
-            mappings=value_map({"1": ("OK", "green"), "0": ("FAILED", "red")}),
+            steps=thresholds((None, "green"), (1, "red")),
             colour_mode="background",
+            links=[link("Runbook", runbook("AwsIamExporterRefreshFailing"))],
         ),
-        6,
+        4,
         5,
     )
     lay.add(
         stat(
-            "Since last successful refresh",
-            "Time since the exporter last refreshed each account successfully. "
-            "AwsIamExporterRefreshFailing fires past two refresh intervals "
-            "(aws_iam_exporter_refresh_interval_seconds); the colours assume the default 1h.",
-            [
-                target(
-                    "time() - max by (account_id) "
-                    f"(aws_iam_exporter_last_refresh_success_timestamp_seconds{{{SEL}}})",
-                    "{{account_id}}",
-                    instant=True,
-                )
-            ],
-            unit="s",
-            steps=thresholds((None, "green"), (2 * 3600, "yellow"), (6 * 3600, "red")),
+            "Stale reports",
+            "Accounts whose credential report is older than AwsIamCredentialReportTooOld's "
+            "limit: two refresh intervals (aws_iam_exporter_refresh_interval_seconds) plus "
+            "AWS's 4-hour reuse, at least 12 hours.",
+            [target(f"count({STALE} == 1) or vector(0)", "stale", instant=True)],
+            steps=thresholds((None, "green"), (1, "orange")),
+            colour_mode="background",
+            links=[link("Runbook", runbook("AwsIamCredentialReportTooOld"))],
         ),
-        6,
+        4,
         5,
     )
     lay.add(
@@ -437,8 +624,8 @@ def health_panels(lay: Layout) -> None:
                 # An exporter's target is one that exposed its build_info within a day,
                 # so a target that is down now still shows (as DOWN).
                 target(
-                    'up{job=~"$job"} and on (job, instance) '
-                    'last_over_time(aws_iam_exporter_build_info{job=~"$job"}[1d])',
+                    f"up{{{JOB}}} and on (job, instance) "
+                    f"last_over_time(aws_iam_exporter_build_info{{{JOB}}}[1d])",
                     "{{instance}}",
                     instant=True,
                 )
@@ -446,18 +633,21 @@ def health_panels(lay: Layout) -> None:
             steps=thresholds((None, "red"), (1, "green")),
             mappings=value_map({"1": ("UP", "green"), "0": ("DOWN", "red")}),
             colour_mode="background",
+            links=[link("Runbook", runbook("AwsIamExporterDown"))],
         ),
-        6,
+        16,
         5,
     )
+    lay.add(accounts_table(), 24, 10)
     lay.add(
         timeseries(
-            "Refresh duration",
-            "How long the last refresh took per account: generating, polling and "
-            "downloading the report, then evaluating the checks.",
+            f"Slowest refreshes (top {TOP})",
+            f"How long the last refresh took, for the {TOP} slowest accounts at each moment: "
+            "generating, polling and downloading the report, then evaluating the checks.",
             [
                 target(
-                    f"max by (account_id) (aws_iam_exporter_refresh_duration_seconds{{{SEL}}})",
+                    f"topk({TOP}, max by (account_id) "
+                    f"(aws_iam_exporter_refresh_duration_seconds{{{SEL}}}))",
                     "{{account_id}}",
                 )
             ],
@@ -469,16 +659,12 @@ def health_panels(lay: Layout) -> None:
     lay.add(
         timeseries(
             "Refresh errors",
-            "Failed refreshes per account and reason (throttled, access_denied, ...), "
-            "from aws_iam_exporter_refresh_errors_total; 0 for an account with no failure.",
+            "Failed refreshes by reason (throttled, access_denied, ...) across the selected "
+            "accounts, from aws_iam_exporter_refresh_errors_total; the Account health "
+            "table says which accounts fail.",
             [
-                # Every reason's counter exists from the start at 0: the reasons that rose,
-                # and one 0 for each account where none did (not one per reason).
-                target(
-                    f"sum by (account_id, reason) ({REFRESH_ERRORS}) > 0 "
-                    f"or on (account_id) sum by (account_id) ({REFRESH_ERRORS})",
-                    "{{account_id}} {{reason}}",
-                )
+                # Every reason's counter exists from the start at 0: one line per reason.
+                target(f"sum by (reason) ({REFRESH_ERRORS})", "{{reason}}")
             ],
             bars=True,
         ),
@@ -567,7 +753,8 @@ def exemption_panels(lay: Layout) -> None:
         6,
         7,
     )
-    expiry = f"exemption:aws_iam_exemption_expiry_timestamp_seconds:max{{{JOB}}}"
+    # A recorded series of the configuration: no instance, no account.
+    expiry = 'exemption:aws_iam_exemption_expiry_timestamp_seconds:max{job=~"$job"}'
     lay.add(
         table(
             "Exemptions by expiry",
@@ -615,6 +802,10 @@ def exemption_panels(lay: Layout) -> None:
                 },
             ],
             merge=True,
+            links=[
+                link("Runbook: expiring soon", runbook("AwsIamExemptionExpiringSoon")),
+                link("Runbook: expired", runbook("AwsIamExemptionExpired")),
+            ],
         ),
         18,
         7,
@@ -655,14 +846,64 @@ def variables(account_multi: bool) -> Json:
                 "regex": "",
             },
             query_var("job", "Job", "label_values(aws_iam_exporter_build_info, job)", True),
+            # One shard (or replica) of a sharded deployment, to debug it alone.
+            query_var(
+                "instance",
+                "Instance",
+                'label_values(aws_iam_exporter_build_info{job=~"$job"}, instance)',
+                True,
+            ),
             query_var(
                 "account_id",
                 "Account",
-                'label_values(aws_iam_account_info{job=~"$job"}, account_id)',
+                'label_values(aws_iam_account_info{job=~"$job", instance=~"$instance"}, '
+                "account_id)",
                 account_multi,
             ),
         ]
     }
+
+
+# Alerts of this exporter: every alert rule's name starts so (the rule tests check it).
+ALERT_PREFIX = "AwsIam"
+
+
+def annotations(per_account: bool) -> Json:
+    """New credential reports, and the firing alerts of this exporter.
+
+    A report annotation sits at the report's generation time (useValueForTime: the
+    value is the timestamp; Grafana merges the repeats of one value into one event).
+    Alerts without a job, instance or account label (AwsIamExporterAbsent, the
+    exemptions' alerts) match the empty value too, so they show on every selection."""
+    prom = {"datasource": DS, "hide": False, "step": "1m"}
+    reports: Json = {
+        **prom,
+        "name": "New credential reports",
+        # One marker per account and report: on by default for one account, a toggle
+        # on the overview, where hundreds of accounts would crowd the graphs.
+        "enable": per_account,
+        "iconColor": "blue",
+        "expr": "max by (account_id) "
+        f"(aws_iam_credential_report_generated_timestamp_seconds{{{SEL}}}) * 1000",
+        "useValueForTime": True,
+        "titleFormat": "New credential report",
+        "textFormat": "account {{account_id}}",
+        "tagKeys": "account_id",
+    }
+    alerts: Json = {
+        **prom,
+        "name": "Firing alerts",
+        "enable": True,
+        "iconColor": "red",
+        "expr": f'max by (alertname, severity, account_id) (ALERTS{{alertstate="firing", '
+        f'alertname=~"{ALERT_PREFIX}.+", job=~"$job|", instance=~"$instance|", '
+        'account_id=~"$account_id|"})',
+        "useValueForTime": False,
+        "titleFormat": "{{alertname}}",
+        "textFormat": "{{severity}} {{account_id}}",
+        "tagKeys": "alertname,severity",
+    }
+    return {"list": [reports, alerts]}
 
 
 def dashboard(uid: str, title: str, description: str, lay: Layout, account_multi: bool) -> Json:
@@ -672,14 +913,16 @@ def dashboard(uid: str, title: str, description: str, lay: Layout, account_multi
         "title": title,
         "description": description,
         "tags": [TAG, "aws", "iam", "security"],
-        "editable": True,
+        # Provisioning forbids saving: editing in the UI would only lose the changes.
+        "editable": False,
         "graphTooltip": 1,
-        "schemaVersion": 39,
+        "schemaVersion": SCHEMA_VERSION,
         "version": 1,
         "refresh": "1m",
         "time": {"from": "now-7d", "to": "now"},
-        "timezone": "",
-        "annotations": {"list": []},
+        # Exemptions end at midnight UTC and AWS reports in UTC.
+        "timezone": "utc",
+        "annotations": annotations(per_account=not account_multi),
         "links": [
             {
                 "type": "dashboards",
@@ -688,7 +931,9 @@ def dashboard(uid: str, title: str, description: str, lay: Layout, account_multi
                 "includeVars": True,
                 "keepTime": True,
                 "title": "IAM credentials",
-            }
+            },
+            {**link("Checks", f"{docs_base_url()}/checks.md"), "type": "link", "icon": "doc"},
+            {**link("Runbook", f"{docs_base_url()}/runbook.md"), "type": "link", "icon": "doc"},
         ],
         "templating": variables(account_multi),
         "panels": lay.panels,
@@ -765,6 +1010,10 @@ def overview() -> Json:
                 account_link("Account dashboard"),
             ],
             merge=True,
+            links=[
+                link("Runbook: root MFA", runbook("AwsIamRootMfaDisabled")),
+                link("Runbook: root access key", runbook("AwsIamRootAccessKeyPresent")),
+            ],
         ),
         12,
         8,
@@ -772,15 +1021,17 @@ def overview() -> Json:
     lay.add(
         bargauge(
             "Console users without MFA",
-            "IAM users with a console password and no MFA device, per account "
-            "(aws_iam_users_without_mfa, severity high). Root is in the table on the left.",
+            f"The {TOP} accounts with the most IAM users with a console password and no MFA "
+            "device (aws_iam_users_without_mfa, severity high). Root is in the table on the "
+            "left.",
             [
                 target(
-                    f"sum by (account_id) ({CONSOLE_WITHOUT_MFA})",
+                    f"topk({TOP}, sum by (account_id) ({CONSOLE_WITHOUT_MFA}))",
                     "{{account_id}}",
                     instant=True,
                 )
             ],
+            data_links=[link("Check documentation", check_doc("console_without_mfa"))],
         ),
         6,
         8,
@@ -794,7 +1045,7 @@ def overview() -> Json:
             "Findings over time in the selected accounts, one line per severity.",
             [
                 target(
-                    f"sum by (severity) (account_id_severity:aws_iam_findings:sum{{{SEL}}})",
+                    f"sum by (severity) ({recorded('account_id_severity:aws_iam_findings:sum')})",
                     "{{severity}}",
                 )
             ],
@@ -814,7 +1065,8 @@ def overview() -> Json:
                     "console users without MFA",
                 ),
                 target(
-                    f"sum by (reason) (account_id_reason:aws_iam_stale_access_keys:sum{{{SEL}}})",
+                    "sum by (reason) "
+                    f"({recorded('account_id_reason:aws_iam_stale_access_keys:sum')})",
                     "stale keys: {{reason}}",
                 ),
             ],
@@ -848,7 +1100,8 @@ def overview() -> Json:
     lay.add(
         bargauge(
             "Findings by check",
-            "Findings per check in the selected accounts; docs/checks.md explains each check.",
+            "Findings per check in the selected accounts. Click a bar for the check's "
+            "documentation.",
             [
                 target(
                     f"sort_desc(sum by (check) ({once(f'aws_iam_findings{{{SEL}}}', 'check')}))",
@@ -856,6 +1109,7 @@ def overview() -> Json:
                     instant=True,
                 )
             ],
+            data_links=[link("Check documentation", check_doc("${__field.labels.check}"))],
         ),
         8,
         12,
@@ -1000,7 +1254,7 @@ def account() -> Json:
             ],
             order=("check", "severity", "Value #A", "Value #B"),
             rename={"Value #A": "findings", "Value #B": "exempted"},
-            overrides=severity_overrides(by_name=False),
+            overrides=[*severity_overrides(by_name=False), check_link()],
             merge=True,
         ),
         8,
@@ -1018,6 +1272,7 @@ def account() -> Json:
                     "{{check}}",
                 )
             ],
+            data_links=[link("Check documentation", check_doc("${__field.labels.check}"))],
         ),
         16,
         8,

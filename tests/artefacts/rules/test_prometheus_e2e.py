@@ -124,13 +124,22 @@ def _variable_values(prom: PrometheusServer, path: Path) -> dict[str, list[str]]
         match = substitute(m["match"], chosen) if m["match"] else None
         found[name] = prom.label_values(m["label"], match)
         assert found[name], f"{path.name}: ${name} ({var['query']}) has no values"
-        chosen[name] = DEMO_ACCOUNT if DEMO_ACCOUNT in found[name] else found[name][0]
+        if DEMO_ACCOUNT in found[name]:
+            chosen[name] = DEMO_ACCOUNT
+        else:  # Grafana's default: All where the variable has it
+            chosen[name] = var["allValue"] if var.get("includeAll") else found[name][0]
     return found
 
 
 def _demo_values(prom: PrometheusServer, path: Path) -> dict[str, str]:
     found = _variable_values(prom, path)
-    return {**GRAFANA_BUILTINS, "job": found["job"][0], "account_id": DEMO_ACCOUNT}
+    instance = variables(load_dashboard(path))["instance"]["allValue"]
+    return {
+        **GRAFANA_BUILTINS,
+        "job": found["job"][0],
+        "instance": instance,
+        "account_id": DEMO_ACCOUNT,
+    }
 
 
 @pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.stem)
@@ -159,6 +168,14 @@ def _first_demo_only(expr: str, instance: str) -> str:
     return _RAW_SELECTOR.sub(lambda m: f'{m[1]}{{job=~"$job", instance="{instance}"', expr)
 
 
+# Times since the report or the last refresh differ between instances; compared with a
+# limit (`> bool`) they become a state, which does not.
+_TIMES = (
+    "aws_iam_exporter_last_refresh_success_timestamp_seconds",
+    "aws_iam_credential_report_generated_timestamp_seconds",
+)
+
+
 def _counting_queries() -> list[Any]:
     """The queries whose values are counts (not times, which differ between instances)."""
     return [
@@ -166,6 +183,7 @@ def _counting_queries() -> list[Any]:
         for param, (_, panel) in zip(_dashboard_queries(), _dashboard_panels(), strict=True)
         if panel["fieldConfig"]["defaults"]["unit"] == "none"
         and panel["title"] != "Exporter targets up"  # one series per instance, by design
+        and (" > bool " in param.values[1] or not any(t in param.values[1] for t in _TIMES))
     ]
 
 
@@ -183,6 +201,48 @@ def test_a_rollout_overlap_counts_each_account_once(stack: Stack, path: Path, ex
     for labels, value in both.items():
         # Days left move with time() between the two queries.
         assert value == pytest.approx(one[labels], rel=1e-4, abs=1e-6), labels
+
+
+def _annotations() -> list[Any]:
+    return [
+        pytest.param(path, a, id=f"{path.stem}:{a['name']}")
+        for path in DASHBOARD_FILES
+        for a in load_dashboard(path)["annotations"]["list"]
+    ]
+
+
+@pytest.mark.parametrize(("path", "annotation"), _annotations())
+def test_every_annotation_query_returns_its_events(
+    stack: Stack, path: Path, annotation: dict[str, Any]
+) -> None:
+    query = substitute(annotation["expr"], _demo_values(stack.prom, path))
+    # The demo's root alert and lapsed exemption (of no account) fire on the first rule
+    # evaluation; the report annotation has data from the first scrape.
+    expected = (
+        set()
+        if annotation["useValueForTime"]
+        else {"AwsIamRootMfaDisabled", "AwsIamExemptionExpired"}
+    )
+
+    def events() -> list[dict[str, Any]] | None:
+        result = stack.prom.query(query)
+        names = {s["metric"].get("alertname") for s in result}
+        return result if result and expected <= names else None
+
+    result = stack.prom.wait_until(events, query)
+    if annotation["useValueForTime"]:
+        # The value is when AWS generated the report, in milliseconds.
+        ((labels, ms),) = stack.prom.query_values(query).items()
+        assert dict(labels) == {"account_id": DEMO_ACCOUNT}
+        generated = stack.prom.query_values(
+            "max(aws_iam_credential_report_generated_timestamp_seconds"
+            f'{{account_id="{DEMO_ACCOUNT}"}})'
+        )
+        assert ms == pytest.approx(1000 * next(iter(generated.values())))
+    else:
+        # Alerts of no account (the exemptions') show for the account too; no other
+        # account's alert does.
+        assert {s["metric"].get("account_id", "") for s in result} <= {DEMO_ACCOUNT, ""}
 
 
 def test_the_recorded_findings_are_one_instances(stack: Stack) -> None:

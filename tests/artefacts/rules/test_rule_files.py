@@ -23,9 +23,10 @@ from tests.artefacts.rules.promql import (
     all_rules,
 )
 
+# The documentation's address is configured once, for every generator.
 RUNBOOK_BASE = (
-    "https://github.com/aws-iam-credential-exporter/aws-iam-credential-exporter"
-    "/blob/main/docs/runbook.md"
+    yaml.safe_load((REPO / "deploy" / "generator.yaml").read_text())["docs_base_url"].rstrip("/")
+    + "/runbook.md"
 )
 CATEGORIES = {"credentials", "exporter"}
 
