@@ -358,7 +358,7 @@ def test_exemptions_are_exported_listed_and_their_expiry_logged_once(tmp_path: P
         assert findings == 2
         status, _, body = exp.get("/")
         page = body.decode()
-        assert status == 200 and "1 exemption(s) expired" in page
+        assert status == 200 and "1 exemption expired: it no longer applies" in page
         assert "<code>user0-kiosk</code>" in page and "<code>keys</code>" in page
         assert "<td>2020-01-31</td><td class='fail'>expired: no longer applies</td>" in page
         log = exp.log()
