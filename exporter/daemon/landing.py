@@ -49,7 +49,9 @@ tr.attention td{background:#fff1f0}
 section.attention{border-left:.3em solid #b00;padding-left:.6em}
 .banner{border:1px solid #b00;background:#fff1f0;padding:.4em .7em;border-radius:.3em}
 code{overflow-wrap:anywhere}
-@media (max-width:40em){body{padding:.5em;font-size:.95em}td,th{padding:.2em .3em}}
+@media (max-width:40em){body{padding:.5em}td,th{padding:.2em .3em}
+table.overview{font-size:.75em}table.overview td,table.overview th{padding:.15em .2em}
+table.checks code{display:none}}
 """
 
 # Adds "(5m ago)" after each <time data-ago>, from the viewer's clock.
@@ -202,7 +204,8 @@ def _overview(rows: list[_Row]) -> str:
     head = "".join(f"<th class='n'>{s}</th>" for s in SEVERITIES)
     out = [
         "<section id='accounts'><h2>Accounts, worst first</h2><div class='scroll'>",
-        f"<table><tr><th>Account</th><th>State</th>{head}<th class='n'>Users</th></tr>",
+        "<table class='overview'><tr><th>Account</th><th>State</th>"
+        f"{head}<th class='n'>Users</th></tr>",
     ]
     for row in rows:
         cls = " class='attention'" if row.attention else ""
@@ -271,7 +274,7 @@ def _check_table(by_check: Mapping[tuple[str, str], int]) -> str:
     rows = sorted(by_check.items(), key=lambda kv: (SEVERITY_RANK[kv[0][1]], -kv[1], kv[0][0]))
     if not rows:
         return "<p>No findings.</p>"
-    out = ["<div class='scroll'><table><tr><th>Severity</th><th>Check</th>"
+    out = ["<div class='scroll'><table class='checks'><tr><th>Severity</th><th>Check</th>"
            "<th class='n'>Findings</th><th>Fix</th></tr>"]  # fmt: skip
     for (check, severity), count in rows:
         title = CHECKS[check].title if check in CHECKS else check
