@@ -16,7 +16,9 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from exporter import __version__
 from exporter.core.checks import CATALOGUE
+from exporter.daemon.build_info import python_version, revision
 from exporter.sources.demo import DEMO_ACCOUNTS, DEMO_PRODUCTION, DEMO_SANDBOX
 from tests.support.exporter_process import (
     ExporterProcess,
@@ -93,7 +95,8 @@ def test_serves_the_live_account_from_moto(moto_endpoint: str) -> None:
         generated = sample_value(s, "aws_iam_credential_report_generated_timestamp_seconds", **a)
         # moto answers a fixed GeneratedTime (2015): the exporter passes on what AWS says.
         assert generated is not None and generated > 1_400_000_000
-        assert sample_value(s, "aws_iam_exporter_build_info", version="0.1.0") == 1
+        build = {"version": __version__, "revision": revision(), "pythonversion": python_version()}
+        assert sample_value(s, "aws_iam_exporter_build_info", **build) == 1
         # A new user shows up in the counters of the next refresh.
         iam.create_user(UserName="dave")
         s = eventually(exp, lambda s: sample_value(s, "aws_iam_users", **a) == 4)
