@@ -16,14 +16,20 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
 COPY exporter ./exporter
+# The git commit aws_iam_exporter_build_info reports (exporter/daemon/build_info.py):
+#   docker build --build-arg REVISION="$(git rev-parse HEAD)" .
+ARG REVISION=unknown
 # --only-binary keeps compilers out of every stage: all dependencies ship manylinux wheels.
+RUN printf '%s\n' "${REVISION}" > exporter/REVISION
 RUN pip install --no-cache-dir --only-binary=:all: --no-binary=aws-iam-credential-exporter . \
     && python -m compileall -q /opt/venv
 
 # Final stage: the same slim base, the venv and nothing else.
 FROM ${PYTHON_IMAGE}
 ARG VERSION=0.1.0
+ARG REVISION=unknown
 LABEL org.opencontainers.image.title="aws-iam-credential-exporter" \
+      org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.description="Prometheus exporter and audit tool for the AWS IAM credential report" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0" \

@@ -18,7 +18,8 @@ from exporter.config.errors import ConfigError, excerpt, key_name
 from exporter.config.settings import Settings
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
-LOG_FORMATS = ("text", "json")
+# logfmt is Prometheus's default; "text" is the same format, by its older name here.
+LOG_FORMATS = ("logfmt", "json", "text")
 USER_LABEL_MODES = ("name", "hash", "none")
 KEY_ENV = "AWS_IAM_EXPORTER_USER_HASH_KEY"
 
@@ -180,8 +181,8 @@ FLAGS: tuple[Flag, ...] = (
          _positive_int, "N"),
     Flag("log.level", "only log messages with the given severity or above: "
          + ", ".join(LOG_LEVELS), _choice(LOG_LEVELS), "LEVEL"),
-    Flag("log.format", "output format of log messages: text or json", _choice(LOG_FORMATS),
-         "FORMAT"),
+    Flag("log.format", "output format of log messages: logfmt (also called text) or json",
+         _choice(LOG_FORMATS), "FORMAT"),
     Flag("refresh.interval", "how often to refresh the credential reports (30s, 5m, 1h...)",
          _interval, "DURATION"),
     Flag("refresh.workers", "accounts refreshed in parallel", _positive_int, "N"),

@@ -27,7 +27,7 @@ class Settings:
     web_telemetry_path: str = "/metrics"
     web_max_connections: int = 512
     log_level: str = "info"
-    log_format: str = "text"
+    log_format: str = "logfmt"
     refresh_interval: timedelta = timedelta(hours=1)
     refresh_workers: int = 4
     report_file: tuple[str, ...] = ()

@@ -127,8 +127,13 @@ class AccountsWiring:
     def header(self) -> str:
         if self.directory is None:
             return ""
-        owned = "every account" if self.shard.count == 1 else f"shard {self.shard.label}"
-        text = f"This replica owns {owned}: {self.configured} account(s) configured in all."
+        n = self.configured
+        configured = f"{n} account{'' if n == 1 else 's'} configured"
+        # One replica owns everything: shards are not worth a word then.
+        if self.shard.count == 1:
+            text = f"{configured}."
+        else:
+            text = f"This replica owns shard {self.shard.label}: {configured} in all."
         if self.directory.cfg.organizations is not None:
             text += (
                 f" Organizations discovery failed ({self.discovery_error}); "

@@ -46,6 +46,7 @@ from exporter import __version__
 from exporter.config import Config
 from exporter.config.flags import format_duration
 from exporter.config.settings import Settings
+from exporter.daemon.build_info import python_version, revision
 from exporter.daemon.exemptions import ExemptionStatus
 from exporter.daemon.snapshot import AccountState, Exposition, PendingSource
 from exporter.daemon.stored import (
@@ -312,9 +313,11 @@ class SnapshotCollector(Collector):
 
     def _health(self) -> Iterator[Metric]:
         build = InfoMetricFamily(
-            "aws_iam_exporter_build", "Version of the exporter (value 1).", labels=["version"]
+            "aws_iam_exporter_build",
+            "Version, git revision and Python version of the exporter (value 1).",
+            labels=["version", "revision", "pythonversion"],
         )
-        build.add_metric([self.options.version], {})
+        build.add_metric([self.options.version, revision(), python_version()], {})
         yield build
         # Exporter-level, like build_info: alerts compare refresh ages with it.
         yield GaugeMetricFamily(

@@ -625,12 +625,20 @@ class Handler(BaseHTTPRequestHandler):
                     401, b"unauthorized\n", extra=[("WWW-Authenticate", 'Basic realm="exporter"')]
                 )
             elif path == "/":
-                page = render_landing(app.snapshot(), app.telemetry_path, app.now())
-                self._send(200, page, "text/html; charset=utf-8")
+                self._send(200, self._landing(app), "text/html; charset=utf-8")
             else:
                 self._metrics(app)
         else:
             self._send(404, b"not found\n")
+
+    @staticmethod
+    def _landing(app: WebApp) -> bytes:
+        """The page rendered with the snapshot (never per request); before the first
+        snapshot, a short page saying so."""
+        snapshot = app.snapshot()
+        if snapshot is not None:
+            return snapshot.landing
+        return render_landing(None, app.telemetry_path, app.now())
 
     def _metrics(self, app: WebApp) -> None:
         snapshot = app.snapshot()

@@ -1,138 +1,315 @@
-"""The HTML landing page: each account's findings, report age and last refresh, the
-sources that yield no account of their own, and the configuration's exemptions."""
+"""The HTML landing page, rendered once per snapshot (``with_landing``) and served as
+stored bytes: totals across accounts, the accounts worst first with the failing and
+stale ones above the rest, each account's findings linked to the documentation and
+the runbook, the sources that yield no account of their own, and the configuration.
+
+Times are printed in UTC at publication; an inline script (the page loads nothing
+else) adds how long ago each was, so a page served an hour after it was rendered
+still tells the truth. Without scripts the absolute times remain.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from html import escape
 
+from exporter import __version__
+from exporter.config import Config
 from exporter.core.checks import CHECKS
 from exporter.core.findings import SEVERITIES, SEVERITY_RANK
-from exporter.daemon.exemptions import ExemptionStatus
+from exporter.daemon.doc_links import DOCS_BASE_URL, check_doc_url, runbook_url
+from exporter.daemon.landing_config import configuration_section
 from exporter.daemon.snapshot import AccountState, DetailsState, PendingSource, Snapshot
 from exporter.daemon.stored import summary_of
 
+# The age at which the AwsIamCredentialReportTooOld alert fires (its expression in
+# deploy/prometheus/rules/aws-iam-alerts.rules.yml; a test keeps the two equal).
+STALE_REPORT_AGE = timedelta(hours=12)
+
 _STYLE = """
-body{font-family:system-ui,sans-serif;margin:2em;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1.5em}
-td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}
-.critical{color:#b00;font-weight:bold}.high{color:#d60}.medium{color:#a80}.low{color:#666}
+*{box-sizing:border-box}
+body{font-family:system-ui,sans-serif;margin:0 auto;padding:1em;max-width:80em;color:#222;
+line-height:1.4}
+h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.25em;margin:1.2em 0 .4em}
+h3{font-size:1.05em;margin:1em 0 .3em}
+.version{font-size:.6em;font-weight:normal;color:#555}
+table{border-collapse:collapse;margin:.3em 0 1em}
+td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}
+td.n,th.n{text-align:right}
+.scroll{overflow-x:auto;max-width:100%}
+.totals{display:flex;flex-wrap:wrap;gap:.5em;margin:.3em 0}
+.tile{border:1px solid #ccc;border-radius:.3em;padding:.3em .8em;min-width:7em}
+.tile b{display:block;font-size:1.4em}
+.critical{color:#b00;font-weight:bold}.high{color:#c50}.medium{color:#970}.low{color:#456}
+.zero{color:#888;font-weight:normal}
 .fail{color:#b00}.ok{color:#080}
+tr.attention td{background:#fff1f0}
+section.attention{border-left:.3em solid #b00;padding-left:.6em}
+.banner{border:1px solid #b00;background:#fff1f0;padding:.4em .7em;border-radius:.3em}
+code{overflow-wrap:anywhere}
+@media (max-width:40em){body{padding:.5em}td,th{padding:.2em .3em}
+table.overview{font-size:.75em}table.overview td,table.overview th{padding:.15em .2em}
+table.checks code{display:none}}
+"""
+
+# Adds "(5m ago)" after each <time data-ago>, from the viewer's clock.
+_SCRIPT = """
+(function(){var now=Date.now();
+document.querySelectorAll('time[data-ago]').forEach(function(t){
+var s=Math.max(0,Math.round((now-Date.parse(t.getAttribute('datetime')))/1000));
+var u=[[86400,'d'],[3600,'h'],[60,'m'],[1,'s']],v='0s';
+for(var i=0;i<u.length;i++){if(s>=u[i][0]){v=Math.floor(s/u[i][0])+u[i][1];break;}}
+t.insertAdjacentText('afterend',' ('+v+' ago)');});})();
 """
 
 
-def render_landing(snapshot: Snapshot | None, telemetry_path: str, now: datetime) -> bytes:
+def with_landing(snapshot: Snapshot, config: Config) -> Snapshot:
+    """``snapshot`` with its landing page rendered, as of its own creation."""
+    page = render_landing(
+        snapshot, config.settings.web_telemetry_path, snapshot.created_at, config=config
+    )
+    return replace(snapshot, landing=page)
+
+
+def render_landing(
+    snapshot: Snapshot | None,
+    telemetry_path: str,
+    now: datetime,
+    *,
+    config: Config | None = None,
+    version: str = __version__,
+) -> bytes:
     path = escape(telemetry_path)
     parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
         "<title>AWS IAM credential exporter</title>",
         f"<style>{_STYLE}</style></head><body>",
-        "<h1>AWS IAM credential exporter</h1>",
+        f"<h1>AWS IAM credential exporter <span class='version'>{escape(version)}</span></h1>",
         f"<p><a href='{path}'>Metrics</a> &middot; <a href='-/healthy'>Health</a> "
-        "&middot; <a href='-/ready'>Readiness</a></p>",
+        f"&middot; <a href='-/ready'>Readiness</a> &middot; "
+        f"<a href='{escape(DOCS_BASE_URL)}checks.md'>Checks</a> &middot; "
+        f"<a href='{escape(DOCS_BASE_URL)}runbook.md'>Runbook</a></p>",
     ]
     if snapshot is None:
         parts.append("<p>The first refresh has not finished yet.</p>")
+        parts.append(configuration_section(config, (), version, now))
     else:
-        parts.append(f"<p>Last refresh: {_ago(snapshot.created_at, now)}.</p>")
-        if snapshot.header:  # shard ownership and discovery (exporter/daemon/accounts.py)
-            parts.append(f"<p>{escape(snapshot.header)}</p>")
-        lapsed = sum(1 for e in snapshot.exemptions if e.expired)
-        if lapsed:
-            parts.append(
-                f"<p class='fail'>{lapsed} exemption(s) expired: they no longer apply "
-                "(<a href='#exemptions'>Exemptions</a>).</p>"
-            )
-        if snapshot.pending:
-            parts.append(_pending(snapshot.pending, now))
-        parts.extend(_account(state, now) for state in snapshot.accounts)
-        if snapshot.exemptions:
-            parts.append(_exemptions(snapshot.exemptions, now))
-    parts.append("</body></html>")
+        parts.extend(_body(snapshot, config, version, now))
+    parts.append(f"<script>{_SCRIPT}</script></body></html>")
     return "\n".join(parts).encode("utf-8")
 
 
-def _account(state: AccountState, now: datetime) -> str:
-    title = escape(
-        f"{state.name} ({state.account_id})" if state.name != state.account_id else state.name
-    )
-    out = [f"<h2>{title}</h2>", "<p>", _refresh_line(state, now)]
+def _body(snapshot: Snapshot, config: Config | None, version: str, now: datetime) -> list[str]:
+    rows = sorted((_Row.of(state, now) for state in snapshot.accounts), key=_Row.order)
+    parts = [f"<p>Published {_time(snapshot.created_at)}.</p>"]
+    if snapshot.header:  # shard ownership and discovery (exporter/daemon/accounts.py)
+        parts.append(f"<p>{escape(snapshot.header)}</p>")
+    lapsed = sum(1 for e in snapshot.exemptions if e.expired)
+    if lapsed:
+        they = "it no longer applies" if lapsed == 1 else "they no longer apply"
+        parts.append(
+            f"<p class='banner fail'>{_count(lapsed, 'exemption')} expired: {they} "
+            "(<a href='#exemptions'>Exemptions</a>).</p>"
+        )
+    parts.append(_totals(rows))
+    if rows:
+        parts.append(_overview(rows))
+    if snapshot.pending:
+        parts.append(_pending(snapshot.pending))
+    parts.extend(_account(row) for row in rows)
+    parts.append(configuration_section(config, snapshot.exemptions, version, now))
+    return parts
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One account as the page shows it, with what orders it."""
+
+    state: AccountState
+    by_severity: Mapping[str, int]  # empty without data
+    users: int | None  # None: no data yet
+    failing: bool
+    stale: bool
+
+    @classmethod
+    def of(cls, state: AccountState, now: datetime) -> _Row:
+        generated = state.report_generated
+        stale = generated is not None and now - generated > STALE_REPORT_AGE
+        failing = state.attempted and not state.success
+        if state.analysis is None:
+            return cls(state, {}, None, failing, stale)
+        summary = summary_of(state.analysis)
+        return cls(state, summary.by_severity(), summary.users, failing, stale)
+
+    @property
+    def attention(self) -> bool:
+        return self.failing or self.stale
+
+    @property
+    def worst(self) -> int:
+        """The rank of the most severe finding; after "low": no data, then none at all."""
+        ranks = [SEVERITY_RANK[s] for s, n in self.by_severity.items() if n]
+        if ranks:
+            return min(ranks)
+        return len(SEVERITIES) + (0 if self.users is None else 1)
+
+    def order(self) -> tuple[object, ...]:
+        counts = tuple(-self.by_severity.get(s, 0) for s in SEVERITIES)
+        return (not self.attention, self.worst, counts, self.state.name, self.state.account_id)
+
+    @property
+    def anchor(self) -> str:
+        return f"account-{escape(self.state.account_id or self.state.name)}"
+
+    @property
+    def title(self) -> str:
+        s = self.state
+        return escape(f"{s.name} ({s.account_id})" if s.name != s.account_id else s.name)
+
+
+def _totals(rows: list[_Row]) -> str:
+    totals = dict.fromkeys(SEVERITIES, 0)
+    for row in rows:
+        for severity, count in row.by_severity.items():
+            totals[severity] += count
+    users = sum(row.users or 0 for row in rows)
+    failing = sum(1 for row in rows if row.failing)
+    stale = sum(1 for row in rows if row.stale)
+    tiles = [_tile(_noun(len(rows), "account"), len(rows)), _tile(_noun(users, "user"), users)]
+    tiles.extend(_tile(s, totals[s], s) for s in SEVERITIES)
+    tiles.append(_tile("failing", failing, "fail"))
+    tiles.append(_tile("stale", stale, "fail"))
+    out = ["<section id='totals'><h2>All accounts</h2>", "<div class='totals'>", *tiles, "</div>"]
+    attention = [r for r in rows if r.attention]
+    if attention:
+        needs = "needs" if len(attention) == 1 else "need"
+        out.append(
+            f"<p class='fail'>{_count(len(attention), 'account')} {needs} attention: "
+            + ", ".join(f"<a href='#{r.anchor}'>{r.title}</a>" for r in attention)
+            + ".</p>"
+        )
+    out.append("</section>")
+    return "\n".join(out)
+
+
+def _tile(label: str, value: int, css: str = "") -> str:
+    css = "zero" if value == 0 else css
+    return f"<div class='tile'><b class='{css}'>{value:,}</b>{escape(label)}</div>"
+
+
+def _overview(rows: list[_Row]) -> str:
+    head = "".join(f"<th class='n'>{s}</th>" for s in SEVERITIES)
+    out = [
+        "<section id='accounts'><h2>Accounts, worst first</h2><div class='scroll'>",
+        "<table class='overview'><tr><th>Account</th><th>State</th>"
+        f"{head}<th class='n'>Users</th></tr>",
+    ]
+    for row in rows:
+        cls = " class='attention'" if row.attention else ""
+        cells = "".join(_count_cell(row, s) for s in SEVERITIES)
+        users = "-" if row.users is None else f"{row.users:,}"
+        out.append(
+            f"<tr{cls}><td><a href='#{row.anchor}'>{row.title}</a></td>"
+            f"<td>{_state_word(row)}</td>{cells}<td class='n'>{users}</td></tr>"
+        )
+    out.append("</table></div></section>")
+    return "\n".join(out)
+
+
+def _count_cell(row: _Row, severity: str) -> str:
+    if row.users is None:
+        return "<td class='n zero'>-</td>"
+    n = row.by_severity.get(severity, 0)
+    return f"<td class='n {severity if n else 'zero'}'>{n:,}</td>"
+
+
+def _state_word(row: _Row) -> str:
+    words = []
+    if row.failing:
+        words.append("<span class='fail'>refresh failing</span>")
+    if row.stale:
+        words.append("<span class='fail'>report stale</span>")
+    if not words:
+        words.append("not refreshed yet" if not row.state.attempted else "ok")
+    return ", ".join(words)
+
+
+def _account(row: _Row) -> str:
+    state = row.state
+    section = "attention" if row.attention else "account"
+    out = [f"<section class='{section}' id='{row.anchor}'><h3>{row.title}</h3>",
+           "<p>", _refresh_line(state)]  # fmt: skip
     out.extend(f"<br>{escape(line)}" for line in _detail_lines(state.details))
     generated = state.report_generated
     if generated is not None:
-        out.append(f"<br>Credential report generated {_ago(generated, now)}.")
+        out.append(f"<br>Credential report generated {_time(generated)}.")
+        if row.stale:
+            out.append(
+                f"<br><span class='fail'>The report is older than "
+                f"{_hours(STALE_REPORT_AGE)}: its findings may be out of date.</span>"
+            )
     out.append("</p>")
     if state.analysis is None:
-        out.append("<p>No data yet.</p>")
+        out.append("<p>No data yet.</p></section>")
         return "\n".join(out)
     summary = summary_of(state.analysis)
     by_sev = summary.by_severity()
     out.append(
         "<p>Findings: "
-        + ", ".join(f"<span class='{s}'>{by_sev.get(s, 0)} {s}</span>" for s in SEVERITIES)
-        + f" &middot; {summary.users} users</p>"
+        + ", ".join(_severity_count(s, by_sev.get(s, 0)) for s in SEVERITIES)
+        + f" &middot; {_count(summary.users, 'user')}</p>"
     )
-    by_check = summary.findings
-    rows = sorted(by_check.items(), key=lambda kv: (SEVERITY_RANK[kv[0][1]], -kv[1], kv[0][0]))
-    if rows:
-        out.append("<table><tr><th>Severity</th><th>Check</th><th>Findings</th></tr>")
-        for (check, severity), count in rows:
-            title = CHECKS[check].title if check in CHECKS else check
-            out.append(
-                f"<tr><td class='{severity}'>{severity}</td>"
-                f"<td>{escape(title)} <code>{escape(check)}</code></td><td>{count}</td></tr>"
-            )
-        out.append("</table>")
+    if summary.not_evaluated:
+        names = ", ".join(f"<code>{escape(c)}</code>" for c in sorted(summary.not_evaluated))
+        out.append(f"<p>Not evaluated (the report lacks their input): {names}.</p>")
+    out.append(_check_table(summary.findings))
+    out.append("</section>")
     return "\n".join(out)
 
 
-def _pending(sources: tuple[PendingSource, ...], now: datetime) -> str:
-    out = ["<h2>Sources without an account of their own</h2>",
-           "<table><tr><th>Source</th><th>Last failure</th><th>Since</th></tr>"]  # fmt: skip
+def _check_table(by_check: Mapping[tuple[str, str], int]) -> str:
+    rows = sorted(by_check.items(), key=lambda kv: (SEVERITY_RANK[kv[0][1]], -kv[1], kv[0][0]))
+    if not rows:
+        return "<p>No findings.</p>"
+    out = ["<div class='scroll'><table class='checks'><tr><th>Severity</th><th>Check</th>"
+           "<th class='n'>Findings</th><th>Fix</th></tr>"]  # fmt: skip
+    for (check, severity), count in rows:
+        title = CHECKS[check].title if check in CHECKS else check
+        out.append(
+            f"<tr><td class='{severity}'>{severity}</td>"
+            f"<td><a href='{escape(check_doc_url(check))}'>{escape(title)}</a> "
+            f"<code>{escape(check)}</code></td><td class='n'>{count:,}</td>"
+            f"<td><a href='{escape(runbook_url(check))}'>runbook</a></td></tr>"
+        )
+    out.append("</table></div>")
+    return "\n".join(out)
+
+
+def _severity_count(severity: str, n: int) -> str:
+    return f"<span class='{severity if n else 'zero'}'>{n:,} {severity}</span>"
+
+
+def _pending(sources: tuple[PendingSource, ...]) -> str:
+    out = ["<section class='attention'><h2>Sources without an account of their own</h2>",
+           "<div class='scroll'><table><tr><th>Source</th><th>Last failure</th>"
+           "<th>Since</th></tr>"]  # fmt: skip
     for p in sources:
         out.append(
             f"<tr><td>{escape(p.name)}</td><td class='fail'>{escape(p.reason)} "
-            f"({escape(p.message)})</td><td>{p.failures} failure(s), first "
-            f"{_ago(p.since, now)}</td></tr>"
+            f"({escape(p.message)})</td><td>{_count(p.failures, 'failure')}, first "
+            f"{_time(p.since)}</td></tr>"
         )
-    out.append("</table>")
+    out.append("</table></div></section>")
     return "\n".join(out)
-
-
-def _exemptions(exemptions: tuple[ExemptionStatus, ...], now: datetime) -> str:
-    out = ["<h2 id='exemptions'>Exemptions</h2>",
-           "<table><tr><th>Exemption</th><th>Covers</th><th>Reason</th><th>Expires</th>"
-           "<th>State</th><th>Findings suppressed</th></tr>"]  # fmt: skip
-    for s in exemptions:
-        e = s.exemption
-        subject = f"{'arn' if e.by_arn else 'user'} {e.pattern}"
-        scope = ", ".join(sorted(e.checks)) if e.checks else "every check"
-        expires = e.expires.isoformat() if e.expires else "never"
-        if s.expired:
-            state = "<td class='fail'>expired: no longer applies</td>"
-        elif s.ends_at is not None:
-            state = f"<td class='ok'>active, {_left(s.ends_at, now)} left</td>"
-        else:
-            state = "<td class='ok'>active</td>"
-        out.append(
-            f"<tr><td><code>{escape(s.id)}</code></td><td>{escape(subject)} ({escape(scope)})"
-            f"</td><td>{escape(e.reason)}</td><td>{expires}</td>{state}"
-            f"<td>{'-' if s.expired else s.suppressed}</td></tr>"
-        )
-    out.append("</table>")
-    return "\n".join(out)
-
-
-def _left(until: datetime, now: datetime) -> str:
-    seconds = max(0, int((until - now).total_seconds()))
-    days, rest = divmod(seconds, 86400)
-    return f"{days}d" if days else f"{rest // 3600}h"
 
 
 def _detail_lines(details: DetailsState) -> list[str]:
     lines = []
     if details.roles is not None:
-        lines.append(f"{len(details.roles)} IAM roles audited.")
+        lines.append(f"{_count(len(details.roles), 'IAM role')} audited.")
     if details.facts is not None:
         kind = "virtual" if details.facts.root_virtual_mfa else "hardware"
         root = f"root MFA: {kind}" if details.facts.root_mfa_enabled else "root MFA: none"
@@ -142,7 +319,7 @@ def _detail_lines(details: DetailsState) -> list[str]:
     return lines
 
 
-def _refresh_line(state: AccountState, now: datetime) -> str:
+def _refresh_line(state: AccountState) -> str:
     if not state.attempted:
         return "Not refreshed yet."
     if state.success:
@@ -150,16 +327,25 @@ def _refresh_line(state: AccountState, now: datetime) -> str:
     reason = escape(state.last_error_reason or "error")
     message = escape(state.last_error_message or "")
     since = (
-        f" Last success {_ago(state.last_success, now)}; showing that data."
+        f" Last success {_time(state.last_success)}; showing that data."
         if state.last_success
         else ""
     )
     return f"<span class='fail'>Last refresh failed: {reason}</span> ({message}).{since}"
 
 
-def _ago(when: datetime, now: datetime) -> str:
-    seconds = max(0, int((now - when).total_seconds()))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit} ago ({when:%Y-%m-%d %H:%M:%S} UTC)"
-    return f"{seconds}s ago ({when:%Y-%m-%d %H:%M:%S} UTC)"
+def _time(when: datetime) -> str:
+    return f"<time datetime='{when.isoformat()}' data-ago>{when:%Y-%m-%d %H:%M:%S} UTC</time>"
+
+
+def _hours(age: timedelta) -> str:
+    return _count(int(age.total_seconds() // 3600), "hour")
+
+
+def _noun(n: int, word: str) -> str:
+    return word if n == 1 else f"{word}s"
+
+
+def _count(n: int, word: str) -> str:
+    """``1 account``, ``2 accounts``, ``1,204 users``."""
+    return f"{n:,} {_noun(n, word)}"

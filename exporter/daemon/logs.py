@@ -1,4 +1,7 @@
-"""Logging setup: stdlib logging as text lines or JSON lines on stderr."""
+"""Logging setup: stdlib logging on stderr as logfmt lines (Prometheus's default style,
+also what ``--log.format text`` gives) or JSON lines. Both carry the same fields:
+``time`` (ISO 8601, UTC), ``level``, ``logger``, ``msg``, then whatever was passed with
+``extra=``."""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ import logging
 import sys
 from datetime import datetime, timezone
 from typing import Any
+
+from logfmter import Logfmter
 
 from exporter.config.flags import LOG_LEVELS
 
@@ -19,6 +24,12 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"messa
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in vars(record).items() if k not in _STANDARD}
+
+
+def _time(record: logging.LogRecord) -> str:
+    """Milliseconds, UTC, ``Z``: the timestamps of Prometheus's own logs."""
+    when = datetime.fromtimestamp(record.created, timezone.utc)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class JsonFormatter(logging.Formatter):
@@ -35,23 +46,29 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, default=str)
 
 
-class TextFormatter(logging.Formatter):
+class LogfmtFormatter(Logfmter):
+    """``time=... level=warning logger=exporter.refresh msg="..." account_id=...``: one
+    line per record, a traceback included (as ``exc_info``, escaped)."""
+
     def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        super().__init__(
+            keys=["time", "level", "logger"],
+            mapping={"time": "asctime", "level": "levelname", "logger": "name"},
+        )
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        return _time(record)
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        extras = _extras(record)
-        if extras:
-            fields = " ".join(f"{k}={v}" for k, v in extras.items())
-            head, sep, tail = line.partition("\n")
-            line = f"{head} {fields}{sep}{tail}"
-        return line
+        # A copy: the record is shared with every other handler.
+        copy = logging.makeLogRecord(vars(record))
+        copy.levelname = record.levelname.lower()
+        return str(super().format(copy))
 
 
-def setup_logging(level: str = "info", fmt: str = "text") -> None:
+def setup_logging(level: str = "info", fmt: str = "logfmt") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.setFormatter(JsonFormatter() if fmt == "json" else LogfmtFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(LEVELS[level])

@@ -33,6 +33,7 @@ from exporter.core.analyse import analyse
 from exporter.core.report import IncompleteReportError, require_complete
 from exporter.daemon import exemptions
 from exporter.daemon.exposition import ExpositionOptions, render
+from exporter.daemon.landing import with_landing
 from exporter.daemon.ownership import AccountTable
 from exporter.daemon.publisher import Publisher
 from exporter.daemon.snapshot import AccountState, Snapshot, exemption_statuses
@@ -133,7 +134,7 @@ class Refresher:
     def install(self, snapshot: Snapshot) -> None:
         """Serve ``snapshot`` (e.g. restored from disk) until the first results."""
         self._table.restore(snapshot.accounts)
-        self.publisher.install(snapshot)
+        self.publisher.install(with_landing(snapshot, self.config))
 
     def close(self) -> None:
         self._pool.close()
@@ -304,8 +305,9 @@ class Refresher:
         current = exemption_statuses(accounts, self.config, now)
         self._expiry_log(current)
         exposition = render(accounts, self.config, self.options, pending, current)
-        return Snapshot(accounts, now, generation, exposition, pending, self.header(), ready,
-                        current)  # fmt: skip
+        snapshot = Snapshot(accounts, now, generation, exposition, pending, self.header(), ready,
+                            current)  # fmt: skip
+        return with_landing(snapshot, self.config)
 
 
 def _identify(target: AccountTarget, quiet: bool = False) -> str:

@@ -111,6 +111,8 @@ class Snapshot:
     ready: bool = True
     # The configuration's exemptions at ``created_at`` (exemptions.py).
     exemptions: tuple[ExemptionStatus, ...] = ()
+    # The landing page, rendered once per publication (landing.with_landing).
+    landing: bytes = b""
 
     def account(self, account_id: str) -> AccountState | None:
         for state in self.accounts:

@@ -179,8 +179,8 @@ def test_expiry_log_is_per_instance() -> None:
 def test_landing_page_lists_exemptions_with_state_expiry_and_findings() -> None:
     snap = two_accounts().run()
     page = render_landing(snap, "/metrics", NOW).decode()
-    assert "1 exemption(s) expired: they no longer apply" in page
-    table = page[page.index("<h2 id='exemptions'>") :]
+    assert "1 exemption expired: it no longer applies" in page
+    table = page[page.index("<h3 id='exemptions'>") :]
     rows = table.split("<tr>")[2:]
     assert len(rows) == 4
     user0, keys, lapsed, nobody = rows

@@ -12,9 +12,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_families
 
+from exporter import __version__
 from exporter.config import Config, config_from_dict
 from exporter.core.analyse import analyse
 from exporter.core.checks import CATALOGUE
+from exporter.daemon.build_info import python_version, revision
 from exporter.daemon.exposition import (
     ExpositionOptions,
     LiveMetrics,
@@ -69,7 +71,8 @@ def test_counts_users_findings_and_mfa() -> None:
     assert reg.get_sample_value("aws_iam_finding", {**a, **key}) == 1
     info = {**a, "account_name": "prod"}
     assert reg.get_sample_value("aws_iam_account_info", info) == 1
-    assert reg.get_sample_value("aws_iam_exporter_build_info", {"version": "0.1.0"}) == 1
+    build = {"version": __version__, "revision": revision(), "pythonversion": python_version()}
+    assert reg.get_sample_value("aws_iam_exporter_build_info", build) == 1
     generated = reg.get_sample_value("aws_iam_credential_report_generated_timestamp_seconds", a)
     assert generated == (NOW - timedelta(hours=1)).timestamp()
     assert reg.get_sample_value("aws_iam_exporter_refresh_success", a) == 1

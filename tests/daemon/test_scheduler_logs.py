@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from exporter.daemon.logs import JsonFormatter, TextFormatter, setup_logging
+from exporter.daemon.logs import JsonFormatter, setup_logging
 from exporter.daemon.scheduler import JOB_ID, jitter_for, start_scheduler
 
 
@@ -66,11 +66,6 @@ def test_json_lines_carry_the_extra_fields() -> None:
     assert doc["msg"] == "refresh failed: x" and doc["level"] == "warning"
     assert doc["account_id"] == "123" and doc["reason"] == "throttled"
     assert doc["logger"] == "exporter.refresh" and doc["time"].endswith("+00:00")
-
-
-def test_text_lines_append_the_extra_fields() -> None:
-    line = TextFormatter().format(record(account_id="123"))
-    assert "WARNING exporter.refresh: refresh failed: x account_id=123" in line
 
 
 def test_setup_quietens_apscheduler_unless_debug() -> None:

@@ -16,7 +16,9 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from exporter import __version__
 from exporter.core.checks import CATALOGUE
+from exporter.daemon.build_info import python_version, revision
 from exporter.sources.demo import DEMO_ACCOUNTS, DEMO_PRODUCTION, DEMO_SANDBOX
 from tests.support.exporter_process import (
     ExporterProcess,
@@ -93,7 +95,8 @@ def test_serves_the_live_account_from_moto(moto_endpoint: str) -> None:
         generated = sample_value(s, "aws_iam_credential_report_generated_timestamp_seconds", **a)
         # moto answers a fixed GeneratedTime (2015): the exporter passes on what AWS says.
         assert generated is not None and generated > 1_400_000_000
-        assert sample_value(s, "aws_iam_exporter_build_info", version="0.1.0") == 1
+        build = {"version": __version__, "revision": revision(), "pythonversion": python_version()}
+        assert sample_value(s, "aws_iam_exporter_build_info", **build) == 1
         # A new user shows up in the counters of the next refresh.
         iam.create_user(UserName="dave")
         s = eventually(exp, lambda s: sample_value(s, "aws_iam_users", **a) == 4)
@@ -358,7 +361,7 @@ def test_exemptions_are_exported_listed_and_their_expiry_logged_once(tmp_path: P
         assert findings == 2
         status, _, body = exp.get("/")
         page = body.decode()
-        assert status == 200 and "1 exemption(s) expired" in page
+        assert status == 200 and "1 exemption expired: it no longer applies" in page
         assert "<code>user0-kiosk</code>" in page and "<code>keys</code>" in page
         assert "<td>2020-01-31</td><td class='fail'>expired: no longer applies</td>" in page
         log = exp.log()

@@ -120,7 +120,7 @@ def test_rewriting_the_web_config_in_place_never_lets_an_unauthenticated_scrape_
     assert scraper.statuses[401] > 50, scraper.statuses  # the scraper really was scraping
     assert set(scraper.statuses) == {401}, scraper.statuses
     log = exp.log()
-    assert "ERROR exporter.web: web config not reloaded" in log
+    assert 'level=error logger=exporter.web msg="web config not reloaded' in log
     assert "is empty" in log and "cannot switch basic auth off" in log
     assert authorized(exp) == 200  # the last good config is in force
     assert exp.proc.poll() is None

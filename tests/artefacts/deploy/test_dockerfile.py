@@ -119,7 +119,9 @@ def test_oci_labels() -> None:
     prefix = "org.opencontainers.image."
     for key in ("title", "description", "version", "licenses", "source", "documentation"):
         assert labels.get(prefix + key), f"missing label {prefix}{key}"
-    assert labels[prefix + "licenses"] == DIST.metadata["License"]
+    # An SPDX expression (PEP 639); metadata of builds before it had only "License".
+    licence = DIST.metadata["License-Expression"] or DIST.metadata["License"]
+    assert labels[prefix + "licenses"] == licence
     assert labels[prefix + "version"] == "${VERSION}"
     version = next(i for i in final_stage() if i.keyword == "ARG" and "VERSION" in i.rest)
     assert version.pairs()["VERSION"] == __version__
