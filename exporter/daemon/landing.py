@@ -24,9 +24,13 @@ from exporter.daemon.landing_config import configuration_section
 from exporter.daemon.snapshot import AccountState, DetailsState, PendingSource, Snapshot
 from exporter.daemon.stored import summary_of
 
-# The age at which the AwsIamCredentialReportTooOld alert fires (its expression in
-# deploy/prometheus/rules/aws-iam-alerts.rules.yml; a test keeps the two equal).
-STALE_REPORT_AGE = timedelta(hours=12)
+
+def stale_report_age(refresh_interval: timedelta) -> timedelta:
+    """The age at which the AwsIamCredentialReportTooOld alert fires: two refresh intervals
+    plus 4 hours, at least 12 hours (its expression in
+    deploy/prometheus/rules/aws-iam-alerts.rules.yml; a test keeps the two equal)."""
+    return max(2 * refresh_interval + timedelta(hours=4), timedelta(hours=12))
+
 
 _STYLE = """
 *{box-sizing:border-box}
@@ -103,7 +107,8 @@ def render_landing(
 
 
 def _body(snapshot: Snapshot, config: Config | None, version: str, now: datetime) -> list[str]:
-    rows = sorted((_Row.of(state, now) for state in snapshot.accounts), key=_Row.order)
+    limit = stale_report_age((config or Config()).settings.refresh_interval)
+    rows = sorted((_Row.of(state, now, limit) for state in snapshot.accounts), key=_Row.order)
     parts = [f"<p>Published {_time(snapshot.created_at)}.</p>"]
     if snapshot.header:  # shard ownership and discovery (exporter/daemon/accounts.py)
         parts.append(f"<p>{escape(snapshot.header)}</p>")
@@ -133,16 +138,17 @@ class _Row:
     users: int | None  # None: no data yet
     failing: bool
     stale: bool
+    stale_after: timedelta
 
     @classmethod
-    def of(cls, state: AccountState, now: datetime) -> _Row:
+    def of(cls, state: AccountState, now: datetime, stale_after: timedelta) -> _Row:
         generated = state.report_generated
-        stale = generated is not None and now - generated > STALE_REPORT_AGE
+        stale = generated is not None and now - generated > stale_after
         failing = state.attempted and not state.success
         if state.analysis is None:
-            return cls(state, {}, None, failing, stale)
+            return cls(state, {}, None, failing, stale, stale_after)
         summary = summary_of(state.analysis)
-        return cls(state, summary.by_severity(), summary.users, failing, stale)
+        return cls(state, summary.by_severity(), summary.users, failing, stale, stale_after)
 
     @property
     def attention(self) -> bool:
@@ -249,7 +255,7 @@ def _account(row: _Row) -> str:
         if row.stale:
             out.append(
                 f"<br><span class='fail'>The report is older than "
-                f"{_hours(STALE_REPORT_AGE)}: its findings may be out of date.</span>"
+                f"{_hours(row.stale_after)}: its findings may be out of date.</span>"
             )
     out.append("</p>")
     if state.analysis is None:

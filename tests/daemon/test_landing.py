@@ -4,6 +4,7 @@ grammar of counts, and that it is rendered with the snapshot, not per request.""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -27,7 +28,7 @@ from exporter.daemon.doc_links import (
     check_doc_url,
     runbook_url,
 )
-from exporter.daemon.landing import STALE_REPORT_AGE, render_landing
+from exporter.daemon.landing import render_landing, stale_report_age
 from exporter.daemon.refresh import AccountTarget, Refresher
 from exporter.daemon.snapshot import Snapshot
 from exporter.sources.base import FetchedReport, SourceError
@@ -181,18 +182,29 @@ def test_runbook_sections_are_the_alerts_raised_on_each_check() -> None:
     assert raised == RUNBOOK_SECTIONS
 
 
+def _seconds(product: str) -> int:
+    """``4 * 3600`` as the rule writes it: a product of whole numbers."""
+    return math.prod(int(factor) for factor in product.split("*"))
+
+
 def test_stale_means_what_the_report_age_alert_means() -> None:
     (rule,) = [r for r in alerts() if r["alert"] == "AwsIamCredentialReportTooOld"]
-    threshold = re.fullmatch(r".*>\s*([\d\s*]+)", str(rule["expr"]).strip())
-    assert threshold is not None
-    seconds = 1
-    for factor in threshold.group(1).split("*"):
-        seconds *= int(factor)
-    assert timedelta(seconds=seconds) == STALE_REPORT_AGE
+    expr = " ".join(str(rule["expr"]).split())
+    found = re.search(
+        r"clamp_min\((\d+) \* aws_iam_exporter_refresh_interval_seconds \+ ([\d *]+), ([\d *]+)\)",
+        expr,
+    )
+    assert found is not None, expr
+    times, plus, floor = int(found.group(1)), _seconds(found.group(2)), _seconds(found.group(3))
+    for hours in (0.5, 1, 4, 8, 24):
+        interval = timedelta(hours=hours)
+        alert = max(times * interval + timedelta(seconds=plus), timedelta(seconds=floor))
+        assert stale_report_age(interval) == alert, hours
 
 
 def test_a_report_exactly_at_the_threshold_is_not_stale() -> None:
-    for age, stale in ((STALE_REPORT_AGE, False), (STALE_REPORT_AGE + timedelta(seconds=1), True)):
+    limit = stale_report_age(Config().settings.refresh_interval)
+    for age, stale in ((limit, False), (limit + timedelta(seconds=1), True)):
         target = AccountTarget("100000000001", "a", Source(sample_report(1, "100000000001"), age))
         r = Refresher(lambda t=target: [t], Config(), now=lambda: NOW)
         page = page_of(r.run())
