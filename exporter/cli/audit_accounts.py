@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import NamedTuple, TextIO
 
+from exporter.cli.messages import warning_line
 from exporter.cli.progress import Progress
 from exporter.config import Config
 from exporter.core.analyse import read_report
@@ -73,7 +74,7 @@ def audit_accounts(
     failed = [f for ev, f, _ in outcomes if ev is None]
     for _, _, warnings in outcomes:
         for warning in warnings:
-            print(warning, file=stderr)
+            print(warning_line(warning), file=stderr)
     return results, failed
 
 
