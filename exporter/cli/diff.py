@@ -27,11 +27,18 @@ def add_parser(sub: Any) -> None:
         "changes per user: users created or deleted, MFA, console passwords, access keys "
         "(a key is known by its creation date, whatever its slot). Problems of either "
         "report (a user listed twice, unreadable values) are listed with the changes. "
-        "Exit codes: 0 done (changes or not), 2 error.",
+        "Exit codes: 0 done (changes or not; with --fail-on-change: no change), 1 some change "
+        "with --fail-on-change, 2 error.",
     )
     p.add_argument("old", metavar="OLD", help="the earlier report file ('-' for stdin)")
     p.add_argument("new", metavar="NEW", help="the later report file ('-' for stdin)")
     add_format_flag(p)
+    p.add_argument(
+        "--fail-on-change",
+        action="store_true",
+        help="exit 1 when anything changed, for CI (default: off, exit 0 either way); "
+        "problems of the reports are not changes",
+    )
     p.add_argument(
         "--allow-incomplete",
         action="store_true",
@@ -55,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     changes = diff_reports(old, new)
     account = new.account_id or old.account_id or ""
     sys.stdout.write(render_changes(output_format(args.format), changes, problems, account))
-    return 0
+    return 1 if args.fail_on_change and changes else 0
 
 
 def _load(path: str, allow_incomplete: bool) -> CredentialReport:
