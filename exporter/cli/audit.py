@@ -12,6 +12,7 @@ from exporter.cli.common import add_format_flag, output_format, parse_instant
 from exporter.cli.filters import FindingFilter, add_filter_flags, severity
 from exporter.cli.messages import error_line
 from exporter.cli.output import render_audit
+from exporter.cli.terminal import terminal_of
 from exporter.config import Config, load_config
 from exporter.core.findings import at_or_above
 from exporter.core.records import ROOT_USER
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         raise SourceError("error", "no account could be audited")
     refuse_one_account_twice(results)
     order = [label for label, _ in sources]
-    sys.stdout.write(render_audit(output_format(args.format), now, results, failed, order))
+    sys.stdout.write(render(output_format(args.format), now, results, failed, order, shown))
     for f in failed:
         why = f"could not audit {f['account']} ({f['reason']}): {f['message']}"
         print(error_line(why), file=sys.stderr)
@@ -101,6 +102,23 @@ def run(args: argparse.Namespace) -> int:
     if args.fail_on and any(at_or_above(f.severity, args.fail_on) for f in findings):
         return 1
     return 0
+
+
+def render(
+    fmt: str,
+    now: datetime,
+    results: list[AccountAudit],
+    failed: list[dict[str, str]],
+    order: list[str],
+    shown: FindingFilter,
+) -> str:
+    """The table for a terminal (summary first, fitted, coloured), else the plain format."""
+    term = terminal_of(sys.stdout) if fmt == "table" else None
+    if term is None:
+        return render_audit(fmt, now, results, failed, order)
+    from exporter.cli.audit_screen import render_screen
+
+    return render_screen(term, now, results, failed, order, every_row=shown.checks is not None)
 
 
 def refuse_one_account_twice(results: list[AccountAudit]) -> None:

@@ -67,7 +67,8 @@ class Progress:
         """What is drawn: the totals, then each account in flight (as many as fit)."""
         now = self._clock()
         failed = f", {self.failed} failed" if self.failed else ""
-        head = (f"auditing {self.total} {self.label}: {self.done} done{failed}, "
+        label = self.label.removesuffix("s") if self.total == 1 else self.label
+        head = (f"auditing {self.total} {label}: {self.done} done{failed}, "
                 f"{self.total - self.done} to go  {_secs(now - self._started)}")  # fmt: skip
         columns, rows = _size(self.stream)
         flight = sorted(self._stages.items(), key=lambda kv: kv[1][1])

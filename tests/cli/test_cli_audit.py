@@ -106,7 +106,7 @@ def test_table_is_the_default_on_a_terminal() -> None:
     primary, secondary = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "exporter", "audit", "--report-file", REAL, "--as-of", AS_OF_TEXT],
-        stdout=secondary, stderr=subprocess.PIPE,
+        stdout=secondary, stderr=subprocess.PIPE, env={**os.environ, "NO_COLOR": "1"},
     )  # fmt: skip
     os.close(secondary)
     chunks = []
