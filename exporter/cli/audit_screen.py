@@ -166,6 +166,7 @@ def _not_evaluated(accounts: Sequence[Mapping[str, Any]]) -> list[str]:
         reasons: dict[str, list[str]] = defaultdict(list)
         for cid, why in entry["not_evaluated"].items():
             reasons[why].append(cid)
-        out += [f"  {entry['source']}: not evaluated, {why}: {', '.join(ids)}"
+        # The ids first: a line cut to the width keeps what was not evaluated.
+        out += [f"  {entry['source']}: not evaluated: {', '.join(ids)} ({why})"
                 for why, ids in reasons.items()]  # fmt: skip
     return out

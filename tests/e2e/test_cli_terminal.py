@@ -174,3 +174,13 @@ def test_live_audit_writes_no_progress_on_a_pipe(
     assert run.code == 0
     assert run.stderr == ""
     assert run.screen.startswith("IAM credential audit as of ")
+
+
+def test_diff_fits_the_terminal_and_names_the_account_once() -> None:
+    old, new = (str(FIXTURES / "reports" / n) for n in ("diff_old.csv", "diff_new.csv"))
+    run = run_on_pty("diff", old, new, columns=50, env=NO_COLOR)
+    assert run.code == 0
+    lines = run.screen.splitlines()
+    assert max(len(line) for line in lines) <= 50 and "…" in run.screen
+    assert lines[0].split() == ["CHANGE", "USER", "KEY", "DETAIL"]
+    assert lines[-1] == "13 change(s) in account 111122223333"
