@@ -57,7 +57,8 @@ def audit_accounts(
         item: tuple[str, ReportSource],
     ) -> tuple[AccountAudit | None, dict[str, str], list[str]]:
         label, source = item
-        progress.stage(label, waiting)
+        # A file is only read; an account's report may first have to be generated.
+        progress.stage(label, waiting if isinstance(source, AccountDetailsSource) else "reading")
         try:
             stage = partial(progress.stage, label)
             audited, warnings = audit_one(label, source, config, now, allow_incomplete, stage)
