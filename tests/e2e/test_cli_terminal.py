@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from benchmarks.synthetic import AS_OF, generate_report
-from tests.support.fault_proxy import FaultProxy
+from tests.support.fault_proxy import FaultProxy, reset_moto
 from tests.support.moto import aws_env, moto_server
 from tests.support.pty_cli import ROOT, run_on_pty
 from tests.support.reports import AS_OF_TEXT, FIXTURES, key, report, root_row, saved, ts, user_row
@@ -144,8 +144,12 @@ def slow_aws() -> Iterator[tuple[FaultProxy, dict[str, str]]]:
     with moto_server() as url, FaultProxy(url) as proxy:
         keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
         iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1", **keys)
-        iam.create_user(UserName="alice")
-        yield proxy, {**aws_env(proxy.url), "NO_COLOR": "1"}
+        reset_moto(url)  # moto's state is process-wide: start from nothing, leave nothing
+        iam.create_user(UserName="pty-progress-user")
+        try:
+            yield proxy, {**aws_env(proxy.url), "NO_COLOR": "1"}
+        finally:
+            reset_moto(url)
 
 
 def test_live_audit_shows_progress_on_a_terminal(
