@@ -9,9 +9,12 @@ from typing import Any
 
 from exporter.cli.audit_accounts import INCOMPLETE, AccountAudit
 from exporter.cli.common import add_format_flag, output_format, parse_instant
+from exporter.cli.filters import FindingFilter, add_filter_flags, severity
+from exporter.cli.messages import error_line
 from exporter.cli.output import render_audit
+from exporter.cli.terminal import terminal_of
 from exporter.config import Config, load_config
-from exporter.core.findings import SEVERITIES, at_or_above
+from exporter.core.findings import at_or_above
 from exporter.core.records import ROOT_USER
 from exporter.sources.base import FileReportSource, ReportSource, SourceError
 
@@ -25,7 +28,13 @@ def add_parser(sub: Any) -> None:
         "config). Exit codes: 0 no finding at or above --fail-on, 1 some finding at or above "
         "it, 2 error (a --report-file that cannot be read, a report without the "
         f"{ROOT_USER} row, two reports of one account, or no account could be audited; "
-        "accounts that fail are listed on stderr).",
+        "accounts that fail are listed on stderr). --demo audits two built-in synthetic "
+        "accounts instead, with no AWS and no network.",
+    )
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="audit the built-in demo accounts (no AWS, no network), as serve --demo serves",
     )
     p.add_argument(
         "--report-file",
@@ -44,10 +53,12 @@ def add_parser(sub: Any) -> None:
     add_format_flag(p)
     p.add_argument(
         "--fail-on",
-        choices=SEVERITIES,
+        type=severity,
         metavar="SEVERITY",
-        help="exit 1 when a finding is at or above SEVERITY (critical, high, medium, low)",
+        help="exit 1 when a finding is at or above SEVERITY (critical, high, medium, low; "
+        "any case) (default: none, findings alone never change the exit code)",
     )
+    add_filter_flags(p)
     p.add_argument(
         "--allow-incomplete",
         action="store_true",
@@ -60,8 +71,13 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     now: datetime = (args.as_of or datetime.now(timezone.utc)).astimezone(timezone.utc)
-    sources = audit_sources(args.report_file, config)
+    if args.demo:
+        config, sources = demo_sources(config, args.report_file)
+    else:
+        sources = audit_sources(args.report_file, config)
     results, failed = audit_all(sources, config, now, args.allow_incomplete)
+    shown = FindingFilter.from_args(args.min_severity, args.check)
+    results = [a._replace(evaluation=shown.apply(a.evaluation)) for a in results]
     if not results:
         if len(failed) == 1:  # one source: one line, that names it
             f = failed[0]
@@ -69,13 +85,14 @@ def run(args: argparse.Namespace) -> int:
             where = "" if named else f"{f['account']}: "
             raise SourceError(f["reason"], where + f["message"])
         for f in failed:
-            print(f"{f['account']}: {f['reason']}: {f['message']}", file=sys.stderr)
+            print(error_line(f"{f['account']}: {f['reason']}: {f['message']}"), file=sys.stderr)
         raise SourceError("error", "no account could be audited")
     refuse_one_account_twice(results)
     order = [label for label, _ in sources]
-    sys.stdout.write(render_audit(output_format(args.format), now, results, failed, order))
+    sys.stdout.write(render(output_format(args.format), now, results, failed, order, shown))
     for f in failed:
-        print(f"could not audit {f['account']} ({f['reason']}): {f['message']}", file=sys.stderr)
+        why = f"could not audit {f['account']} ({f['reason']}): {f['message']}"
+        print(error_line(why), file=sys.stderr)
     if failed and args.report_file:
         return 2  # a named file that cannot be read is an error, whatever the others found
     if any(f["reason"] == INCOMPLETE for f in failed):
@@ -85,6 +102,23 @@ def run(args: argparse.Namespace) -> int:
     if args.fail_on and any(at_or_above(f.severity, args.fail_on) for f in findings):
         return 1
     return 0
+
+
+def render(
+    fmt: str,
+    now: datetime,
+    results: list[AccountAudit],
+    failed: list[dict[str, str]],
+    order: list[str],
+    shown: FindingFilter,
+) -> str:
+    """The table for a terminal (summary first, fitted, coloured), else the plain format."""
+    term = terminal_of(sys.stdout) if fmt == "table" else None
+    if term is None:
+        return render_audit(fmt, now, results, failed, order)
+    from exporter.cli.audit_screen import render_screen
+
+    return render_screen(term, now, results, failed, order, every_row=shown.checks is not None)
 
 
 def refuse_one_account_twice(results: list[AccountAudit]) -> None:
@@ -100,6 +134,16 @@ def refuse_one_account_twice(results: list[AccountAudit]) -> None:
                 f"{a.account_id}: audit one report per account"
             )
         seen[a.account_id] = a.label
+
+
+def demo_sources(
+    config: Config, paths: list[str] | None
+) -> tuple[Config, list[tuple[str, ReportSource]]]:
+    if paths:
+        raise ValueError("--demo cannot be combined with --report-file")
+    from exporter.cli.demo import demo_audit
+
+    return demo_audit(config)
 
 
 def audit_sources(paths: list[str] | None, config: Config) -> list[tuple[str, ReportSource]]:

@@ -10,13 +10,16 @@ A report without the root row fails (reason ``incomplete_report``) unless
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import partial
 from typing import NamedTuple, TextIO
 
+from exporter.cli.messages import warning_line
 from exporter.cli.progress import Progress
 from exporter.config import Config
+from exporter.config.flags import format_duration
 from exporter.core.analyse import read_report
 from exporter.core.evaluate import Evaluation, evaluate, evaluate_details, merge
 from exporter.core.records import CredentialReport
@@ -47,22 +50,27 @@ def audit_accounts(
     """The audited accounts and the failed ones, each in the order of ``sources``."""
     stderr = stderr or sys.stderr
     progress = Progress(len(sources), stderr)
+    deadline = format_duration(config.settings.aws_poll_deadline)
+    waiting = f"waiting for the credential report (AWS may take up to {deadline})"
 
     def one(
         item: tuple[str, ReportSource],
     ) -> tuple[AccountAudit | None, dict[str, str], list[str]]:
         label, source = item
+        # A file is only read; an account's report may first have to be generated.
+        progress.stage(label, waiting if isinstance(source, AccountDetailsSource) else "reading")
         try:
-            audited, warnings = audit_one(label, source, config, now, allow_incomplete)
+            stage = partial(progress.stage, label)
+            audited, warnings = audit_one(label, source, config, now, allow_incomplete, stage)
         except IncompleteReportError as err:
-            progress.advance(ok=False)
+            progress.advance(label, ok=False)
             failure = {"account": label, "reason": INCOMPLETE, "message": str(err) + ALLOW_HINT}
             return None, failure, []
         except (SourceError, ReportFormatError) as err:
-            progress.advance(ok=False)
+            progress.advance(label, ok=False)
             failure = {"account": label, "reason": failure_reason(err), "message": str(err)}
             return None, failure, []
-        progress.advance()
+        progress.advance(label)
         return audited, {}, warnings
 
     workers = max(1, min(config.settings.refresh_workers, len(sources) or 1))
@@ -73,21 +81,29 @@ def audit_accounts(
     failed = [f for ev, f, _ in outcomes if ev is None]
     for _, _, warnings in outcomes:
         for warning in warnings:
-            print(warning, file=stderr)
+            print(warning_line(warning), file=stderr)
     return results, failed
 
 
 def audit_one(
-    label: str, source: ReportSource, config: Config, now: datetime, allow_incomplete: bool = False
+    label: str,
+    source: ReportSource,
+    config: Config,
+    now: datetime,
+    allow_incomplete: bool = False,
+    stage: Callable[[str], None] = lambda _: None,
 ) -> tuple[AccountAudit, list[str]]:
+    """``stage`` is told what comes next (for the progress on a terminal)."""
     report = read_report(source.fetch(), now)
     if not allow_incomplete:
         require_complete(report)
+    stage("checks")
     evaluation = evaluate(report, config, now)
     if not isinstance(source, AccountDetailsSource):
         # A report file has no roles nor account facts: those checks are not evaluated.
         extra = evaluate_details(report.account_id or "", None, None, config, now)
         return AccountAudit(label, report.account_id, report, merge(evaluation, extra)), []
+    stage("roles and account facts")
     details = source.fetch_details()
     warnings = [
         f"{label}: {part} checks skipped ({reason}): {message}"

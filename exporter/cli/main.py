@@ -14,11 +14,10 @@ from typing import NoReturn
 
 from exporter import __version__
 from exporter.cli import audit, diff, serve
+from exporter.cli.messages import PROG, error_line
 from exporter.config import ConfigError
 from exporter.core.report import ReportFormatError
 from exporter.sources.base import SourceError
-
-PROG = "iam-credential-exporter"
 
 
 class UsageError(ValueError):
@@ -29,7 +28,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (and exit 2), like every other error."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        # The program's name alone, as in every other error; the help names the command.
+        self.exit(2, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
         return code
     except (ConfigError, ReportFormatError, SourceError, UsageError, ValueError) as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
+        print(error_line(str(err)), file=sys.stderr)
         return 2
     except BrokenPipeError:
         # The reader went away (``audit | head``): not an error of ours. Point

@@ -30,6 +30,7 @@ MAX_PROBLEMS_SHOWN = 20
 CHANGE_COLUMNS = ("account_id", "user", "arn", "change", "key", "detail")
 # The diff's CSV: the change columns, then what the row is (change, problem).
 DIFF_CSV_COLUMNS = (*CHANGE_COLUMNS, "kind")
+NO_CHANGES = "No changes: both reports list the same users with the same credentials."
 # The reason of the problem that diff lists for a report without the root row.
 NO_ROOT_ROW_PROBLEM = "no_root_row"
 
@@ -267,8 +268,11 @@ def render_changes(
         ]
         return _csv(rows, DIFF_CSV_COLUMNS)
     table_rows = [[r[3], r[0], r[1], r[4], r[5]] for r in rows]
-    body = _table(["CHANGE", "ACCOUNT", "USER", "KEY", "DETAIL"], table_rows)
-    out = [body, "", f"{len(changes)} change(s)"]
+    if changes:
+        body = _table(["CHANGE", "ACCOUNT", "USER", "KEY", "DETAIL"], table_rows)
+        out = [body, "", f"{len(changes)} change(s)"]
+    else:  # an empty table under a header reads like a failure to compare
+        out = [NO_CHANGES]
     if problems:
         out.append(f"{len(problems)} problem(s) in the reports:")
         out.extend(f"  {source}: {problem_text(p)}" for source, p in problems)

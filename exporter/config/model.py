@@ -17,6 +17,7 @@ from exporter.config.errors import ConfigError, excerpt, key_name
 from exporter.config.flags import settings_from_file
 from exporter.config.safe_yaml import YAMLSyntaxError, load_yaml
 from exporter.config.settings import Settings
+from exporter.config.suggest import unknown_check
 from exporter.core.checks import CHECKS
 from exporter.core.exemptions import Exemption
 from exporter.core.findings import SEVERITIES
@@ -103,7 +104,7 @@ def _checks(raw: Any) -> dict[str, CheckConfig]:
     for cid, body in raw.items():
         where = f"checks.{key_name(cid)}"
         if cid not in CHECKS:
-            raise ConfigError(f"{where}: unknown check (known: {', '.join(CHECKS)})")
+            raise ConfigError(f"{where}: {unknown_check(cid, CHECKS)}")
         checks[cid] = _check(where, CHECKS[cid].thresholds, checks[cid], _or_default(body, {}))
     return checks
 
@@ -206,7 +207,7 @@ def _exemption(where: str, raw: Any) -> Exemption:
             raise ConfigError(f"{where}.checks: must be a non-empty list of check ids")
         for cid in checks:
             if not isinstance(cid, str) or cid not in CHECKS:
-                raise ConfigError(f"{where}.checks: unknown check {excerpt(cid)}")
+                raise ConfigError(f"{where}.checks: {unknown_check(cid, CHECKS)}")
     return Exemption(
         pattern=pattern,
         by_arn="arn" in raw,

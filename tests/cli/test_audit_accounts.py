@@ -5,12 +5,15 @@ from __future__ import annotations
 import io
 import json
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from exporter.cli import audit_accounts as accounts_module
 from exporter.cli.audit_accounts import audit_accounts
 from exporter.cli.main import main
+from exporter.cli.progress import Progress
 from exporter.config import config_from_dict
 from exporter.config.accounts import parse_accounts
 from exporter.sources.aws.directory import AccountDirectory
@@ -56,7 +59,11 @@ def test_failing_accounts_are_listed_and_the_others_audited(org: Org) -> None:
     assert err.getvalue() == ""  # not a TTY: no progress bar, and no partial failures
 
 
-def test_progress_bar_only_on_a_tty(org: Org) -> None:
+def test_progress_only_on_a_tty_per_account_and_stage(
+    org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Drawn from the start (no delay), so that moto's quick answers show too.
+    monkeypatch.setattr(accounts_module, "Progress", partial(Progress, delay=0, interval=0.01))
     directory = directory_for(org)
     sources = [(s.name, directory.source(s)) for s in directory.refresh().owned]
     tty = FakeTTY()
@@ -64,8 +71,10 @@ def test_progress_bar_only_on_a_tty(org: Org) -> None:
     results, failed = audit_accounts(sources, config_from_dict({}), now, tty, True)
     assert len(results) == len(MEMBERS) and not failed
     shown = tty.getvalue()
-    assert f"{len(MEMBERS)}/{len(MEMBERS)} accounts" in shown and "\r" in shown
-    assert shown.endswith("\r")  # the bar is erased at the end
+    assert f"auditing {len(MEMBERS)} accounts: 0 done" in shown
+    assert "waiting for the credential report (AWS may take up to 2m)" in shown
+    assert any(f"  {s}: waiting for the credential report" in shown for s, _ in sources)
+    assert shown.endswith("\x1b[J")  # the block is erased at the end
 
 
 def test_cli_audit_over_the_organization(
@@ -161,7 +170,7 @@ def test_cli_refuses_accounts_whose_report_has_no_root_row(
     assert code == 2 and out == ""
     lines = err.splitlines()
     for name in MEMBERS:
-        [line] = [x for x in lines if x.startswith(f"{name} (")]
+        [line] = [x for x in lines if x.startswith(f"iam-credential-exporter: error: {name} (")]
         assert ": incomplete_report: the credential report has no <root_account> row" in line
     assert lines[-1] == "iam-credential-exporter: error: no account could be audited"
 
