@@ -33,9 +33,6 @@ from tests.support.moto import aws_env
 REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text(encoding="utf-8")
 PROG = "iam-credential-exporter"
-# Shown in the README while the parser does not know it yet: each one must still be
-# refused, so that the entry is removed (and the command checked) once it parses.
-NOT_YET_PARSED = {f"{PROG} audit --demo"}
 
 
 def section(title: str) -> str:
@@ -142,9 +139,6 @@ def test_the_readme_shows_commands_of_every_sub_command() -> None:
 @pytest.mark.parametrize("command", cli_commands())
 def test_readme_commands_parse(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     ok, why = parses(command)
-    if command in NOT_YET_PARSED:
-        assert not ok, f"{command!r} parses now: remove it from NOT_YET_PARSED"
-        return
     assert ok, f"{command}: {why}: {capsys.readouterr().err.strip()}"
 
 
