@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import gc
 import io
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -126,6 +127,17 @@ def parse_report(
         return _parse(data, generated_time, now)
 
 
+class _Pause:
+    """How many pauses are on, across threads, and whether the collector was on
+    before the first: the last pause to end restores it. Checking and setting the
+    collector's state under one lock is what keeps a thread that sees it disabled
+    (by another thread's pause) from disabling it again after that pause ended."""
+
+    lock = threading.Lock()
+    depth = 0
+    resume = False
+
+
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while building many objects that survive.
@@ -133,14 +145,21 @@ def gc_paused() -> Iterator[None]:
     Tens of thousands of new tuples trigger collection after collection, each
     walking every young object (it doubled the parse time), and they form no
     cycles, so there is nothing to find. Reference counting still frees
-    everything as usual; the previous state is restored on exit."""
-    was_enabled = gc.isenabled()
-    gc.disable()
+    everything as usual. Pauses may overlap, in one thread or several: the
+    collector is off while any lasts, and its previous state comes back when the
+    last one ends."""
+    with _Pause.lock:
+        if _Pause.depth == 0:
+            _Pause.resume = gc.isenabled()
+            gc.disable()
+        _Pause.depth += 1
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        with _Pause.lock:
+            _Pause.depth -= 1
+            if _Pause.depth == 0 and _Pause.resume:
+                gc.enable()
 
 
 def _parse(
