@@ -16,10 +16,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
+
 from exporter.cli.audit_accounts import AccountAudit
 from exporter.core.diff import Change
 from exporter.core.evaluate import Evaluation, merge
-from exporter.core.findings import SEVERITIES, Finding
+from exporter.core.findings import SEVERITIES, Finding, finding_dicts, sorted_findings
 from exporter.core.records import DUPLICATE_USER, FUTURE, ParseProblem
 
 FORMATS = ("table", "json", "csv")
@@ -48,7 +50,7 @@ def render_audit(
     """``order``: the sources' labels as given, for the account list (default: the
     audited accounts, then the failed ones)."""
     result = merge(*(a.evaluation for a in audits))
-    findings = sorted(result.findings, key=Finding.sort_key)
+    findings = sorted_findings(result.findings)
     accounts = account_summaries(as_of, audits, failed, order)
     problems = [(a.label, a.account_id, p) for a in audits for p in a.evaluation.problems]
     if fmt == "json":
@@ -121,9 +123,9 @@ def _json_audit(
 ) -> str:
     doc = {
         "as_of": iso(as_of),
-        "findings": [f.as_dict() for f in findings],
+        "findings": finding_dicts(findings),
         "summary": severity_counts(findings),
-        "exempted": [f.as_dict() for f in sorted(result.exempted, key=Finding.sort_key)],
+        "exempted": finding_dicts(sorted_findings(result.exempted)),
         "expired_exemptions": [e.as_dict() for e in result.expired_exemptions],
         "problems": [
             {**p._asdict(), "source": source, "account_id": account}
@@ -132,7 +134,38 @@ def _json_audit(
         "failed_accounts": [dict(f) for f in failed],
         "accounts": accounts,
     }
-    return json.dumps(doc, indent=2, sort_keys=False) + "\n"
+    return dumps_indented(doc)
+
+
+# Dates and dataclasses go to ``default`` (and are refused), as json refuses them.
+_ORJSON_OPTIONS = (
+    orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
+def dumps_indented(doc: Any) -> str:
+    """``json.dumps(doc, indent=2) + "\n"``, byte for byte, written by orjson.
+
+    With ``indent`` the standard library encodes in pure Python: it was two thirds of
+    an audit of 20k users. orjson writes the same text for what the audit holds
+    (dicts, lists, strings, integers, booleans, None) except that it leaves non-ASCII
+    characters and DEL unescaped, where ``json`` escapes them: such a document, or
+    one orjson refuses (an integer over 64 bits), is written by ``json`` instead."""
+    try:
+        out = orjson.dumps(doc, default=_plain, option=_ORJSON_OPTIONS)
+    except orjson.JSONEncodeError:
+        out = b"\x80"  # not ASCII: written by json below
+    if not out.isascii() or b"\x7f" in out:
+        return json.dumps(doc, indent=2, default=_plain) + "\n"
+    return out.decode("ascii") + "\n"
+
+
+def _plain(value: Any) -> Any:
+    # A read-only mapping (the facts of a finding may be one): json writes it as a
+    # dict only when it is a dict, so it is written as one here too.
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def problem_text(p: ParseProblem) -> str:
