@@ -4,6 +4,7 @@ for local files."""
 from __future__ import annotations
 
 import argparse
+import base64
 import gc
 import json
 from pathlib import Path
@@ -58,3 +59,14 @@ def test_report_files_are_audited_without_a_thread_pool(
     doc = json.loads(capsys.readouterr().out)
     assert [a["source"] for a in doc["accounts"]] == [str(tmp_path / "r0.csv"),
                                                        str(tmp_path / "r1.csv")]  # fmt: skip
+
+
+def test_a_base64_report_file_is_one_line_that_says_how_to_decode_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    encoded = base64.encodebytes(report(root_row(), user_row("alice")))  # wrapped, as saved
+    path = saved(tmp_path / "report.csv", encoded)
+    assert main(["audit", "--report-file", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "looks base64-encoded" in err
+    assert "base64 --decode > report.csv" in err and "missing" not in err
