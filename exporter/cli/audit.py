@@ -9,7 +9,7 @@ from typing import Any
 
 from exporter.cli.audit_accounts import INCOMPLETE, AccountAudit
 from exporter.cli.common import add_format_flag, output_format, parse_instant
-from exporter.cli.output import render_audit
+from exporter.cli.output import audit_json, render_audit
 from exporter.config import Config, load_config
 from exporter.core.findings import SEVERITIES, at_or_above
 from exporter.core.records import ROOT_USER
@@ -73,7 +73,12 @@ def run(args: argparse.Namespace) -> int:
         raise SourceError("error", "no account could be audited")
     refuse_one_account_twice(results)
     order = [label for label, _ in sources]
-    sys.stdout.write(render_audit(output_format(args.format), now, results, failed, order))
+    fmt = output_format(args.format)
+    if fmt == "json":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(audit_json(now, results, failed, order))
+    else:
+        sys.stdout.write(render_audit(fmt, now, results, failed, order))
     for f in failed:
         print(f"could not audit {f['account']} ({f['reason']}): {f['message']}", file=sys.stderr)
     if failed and args.report_file:

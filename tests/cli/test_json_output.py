@@ -12,15 +12,15 @@ import pytest
 
 from benchmarks.synthetic import AS_OF, generate_report
 from exporter.cli.audit_accounts import AccountAudit
-from exporter.cli.output import dumps_indented, render_audit
+from exporter.cli.output import audit_json, dumps_indented, render_audit
 from exporter.config import Config
 from exporter.core.evaluate import evaluate
 from exporter.core.findings import Finding, finding_dicts, sorted_findings
 from exporter.core.report import parse_report
 
 
-def stdlib(doc: Any) -> str:
-    return json.dumps(doc, indent=2) + "\n"
+def stdlib(doc: Any) -> bytes:
+    return (json.dumps(doc, indent=2) + "\n").encode("ascii")
 
 
 @pytest.mark.parametrize(
@@ -66,4 +66,5 @@ def test_a_5000_user_audit_is_byte_identical_to_the_standard_library_encoding() 
     audit = AccountAudit("report.csv", report.account_id, report, evaluation)
     out = render_audit("json", AS_OF, [audit], order=["report.csv"])
     assert len(json.loads(out)["findings"]) == len(evaluation.findings) > 1000
-    assert out == stdlib(json.loads(out))
+    assert out.encode("ascii") == stdlib(json.loads(out))
+    assert audit_json(AS_OF, [audit], order=["report.csv"]) == out.encode("ascii")
