@@ -15,11 +15,13 @@ included. The figures are the CPU time (user + system, from ``wait4``) of the
 processes, medians over the rounds: on a machine shared with other jobs, wall time
 also counts the waits for a core. Wall-clock ratios are shown as information.
 
-Scaling: the same command on one report of 1k, 5k, 20k and 100k users. CPU per user
-is (CPU at N users - CPU for a report with the root row only) / N, so the fixed cost
-of start-up is not spread over the users. Memory per user is the same difference of
-the audit's traced peak (``tracemalloc``, in a separate process: at 1k users the
-data is lost in the interpreter's RSS); peak RSS is the process's VmHWM.
+Scaling: the same command on one report of 1k, 5k, 20k and 100k users, as whole
+processes (CPU, peak RSS), and per user. Start-up costs 0.2-0.3 s, more than the work
+on 1k users, and varies by more than that work from run to run: per-user figures
+are therefore measured in a warm process (see ``WARM``), the same ``main()`` of the
+command line after a first audit: CPU per user is (median CPU at N users - at the
+root row only) / N, memory per user the audit's traced peak (``tracemalloc``) less
+what the root-only audit holds, / N.
 """
 
 from __future__ import annotations
@@ -48,27 +50,37 @@ TARGET_RATIO = 0.8
 SCALING = (1000, 5000, 20000, 100000)
 QUICK_SCALING = (1000, 5000, 20000)
 FLAT_RATIO = 1.3
-SMALL, SMALL_RUNS = 5000, 5
 PEAK_TARGET_MB = 400.0
 AS_OF_TEXT = AS_OF.isoformat().replace("+00:00", "Z")
 
 
-# The audit in a process that traces its allocations: the peak of what the audit of
-# one report holds, without the interpreter and imports (in RSS, 1k users are lost
-# under them). A first audit of the root-only report (argv[2]) loads every module and
-# fills every cache, so that the traced one allocates for its data only.
-TRACED = """
-import os, sys, tracemalloc
+# The audit of one report in a warm process: a first audit of the root-only report
+# (argv[3]) loads every module and fills every cache, then the audit of argv[4:] is
+# measured alone, without the interpreter and imports, which at 1k users weigh more
+# than the data. "cpu": the median CPU time of ``repeat`` audits. "memory": the peak
+# of the memory the audit allocates (tracemalloc), and what it still holds at the
+# end (for the root-only report, that is the fixed part: a transient such as a read
+# buffer never coincides with a large report's peak, so it is not subtracted).
+WARM = """
+import os, statistics, sys, time, tracemalloc
 from exporter.cli.main import main
-out = sys.stdout
+mode, repeat, out, warm_up, *args = sys.argv[1:]
+repeat = int(repeat)
 sys.stdout = open(os.devnull, "w")
-main([*sys.argv[3:-1], sys.argv[2]])
-sys.stdout = open(sys.argv[1], "w")
-tracemalloc.start()
-code = main(sys.argv[3:])
-sys.stdout.flush()
-print(tracemalloc.get_traced_memory()[1], file=sys.stderr)
-raise SystemExit(code)
+main([*args[:-1], warm_up])
+times = []
+for _ in range(repeat):
+    sys.stdout = open(out, "w")
+    if mode == "memory":
+        tracemalloc.start()
+    start = time.process_time()
+    main(args)
+    sys.stdout.close()
+    times.append(time.process_time() - start)
+    if mode == "memory":
+        current, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+print(statistics.median(times) if mode == "cpu" else f"{peak} {current}", file=sys.stderr)
 """
 
 
@@ -123,13 +135,21 @@ def audit(paths: Sequence[Path], out: Path) -> Run:
     return spawn("exporter", audit_args(paths), out)
 
 
-def traced_peak_mb(path: Path, warm_up: Path, out: Path) -> float:
-    """The peak of the memory the audit of ``path`` allocates (tracemalloc), in MB."""
+def warm(mode: str, repeat: int, path: Path, warm_up: Path, out: Path) -> list[float]:
+    """The audit of ``path`` in a warm process (see WARM): [CPU seconds], or [peak MB,
+    held MB]."""
     done = subprocess.run(
-        [sys.executable, "-c", TRACED, str(out), str(warm_up), *audit_args([path])],
+        [sys.executable, "-c", WARM, mode, str(repeat), str(out), str(warm_up),
+         *audit_args([path])],
         cwd=REPO, capture_output=True, text=True, check=True,
     )  # fmt: skip
-    return int(done.stderr.strip().splitlines()[-1]) / 2**20
+    figures = [float(f) for f in done.stderr.strip().splitlines()[-1].split()]
+    return figures if mode == "cpu" else [f / 2**20 for f in figures]
+
+
+def traced_peak_mb(path: Path, warm_up: Path, out: Path) -> float:
+    """The peak of the memory the audit of ``path`` allocates (tracemalloc), in MB."""
+    return warm("memory", 1, path, warm_up, out)[0]
 
 
 def seed(paths: Sequence[Path], out: Path, boto3: bool = True) -> Run:
@@ -207,23 +227,28 @@ def scaling(tmp: Path, sizes: Sequence[int], rounds: int) -> list[Result]:
     for users in (0, *sizes):
         paths[users] = save(tmp / f"users-{users}.csv", generate_report(users))
     runs: dict[int, list[Run]] = {users: [] for users in paths}
-    # A few thousand users cost little more than start-up, which varies from run to
-    # run: the small sizes (and start-up alone) get more runs.
-    wanted = {users: rounds * (SMALL_RUNS if users <= SMALL else 1) for users in paths}
-    for i in range(max(wanted.values())):
+    for _ in range(rounds):
         for users, path in paths.items():
-            if i < wanted[users]:
-                runs[users].append(audit([path], tmp / "scaling.json"))
-    traced = {n: traced_peak_mb(path, paths[0], tmp / "traced.json") for n, path in paths.items()}
-    fixed_cpu = median(runs[0], "cpu")
-    per_user_us = {n: (median(runs[n], "cpu") - fixed_cpu) * 1e6 / n for n in sizes}
-    per_user_kb = {n: (traced[n] - traced[0]) * 1024 / n for n in sizes}
+            runs[users].append(audit([path], tmp / "scaling.json"))
+    out = tmp / "warm.json"
+    held = warm("memory", 1, paths[0], paths[0], out)[1]
+    per_user_kb = {n: (traced_peak_mb(paths[n], paths[0], out) - held) * 1024 / n for n in sizes}
+    # CPU: in rounds over every size, so that a busy moment of the machine falls on
+    # all sizes alike; per round, enough audits of a size to last a second or so.
+    samples: dict[int, list[float]] = {n: [] for n in (0, *sizes)}
+    for _ in range(rounds + 2):
+        for n in samples:
+            repeat = max(3, 20000 // max(n, 1000))
+            samples[n] += warm("cpu", repeat, paths[n], paths[0], out)
+    cpu = {n: statistics.median(times) for n, times in samples.items()}
+    per_user_us = {n: (cpu[n] - cpu[0]) * 1e6 / n for n in sizes}
     results = [
-        Result("audit scaling: root row only (the fixed cost), CPU", fixed_cpu, "s"),
+        Result("audit scaling: root row only, whole process CPU", median(runs[0], "cpu"), "s"),
         Result("audit scaling: root row only, peak RSS", median(runs[0], "peak_mb"), "MB"),
     ]
     for n in sizes:
         results += [
+            Result(f"audit scaling {n} users: whole process CPU", median(runs[n], "cpu"), "s"),
             Result(f"audit scaling {n} users: CPU per user", per_user_us[n], "us"),
             Result(f"audit scaling {n} users: peak memory per user (traced)", per_user_kb[n], "KB"),
             Result(f"audit scaling {n} users: peak RSS", median(runs[n], "peak_mb"), "MB"),
