@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.baseline_seed import seed_audit
-from benchmarks.bench_audit import audit, check_document, save, seed, traced_peak_mb
+from benchmarks.bench_audit import audit, check_document, save, seed, traced_peak_mb, warm
 from benchmarks.synthetic import AS_OF, generate_report
 
 pytestmark = pytest.mark.slow  # each test starts interpreters
@@ -54,4 +54,6 @@ def test_traced_memory_grows_with_the_report(tmp_path: Path) -> None:
     large = save(tmp_path / "r2.csv", generate_report(5000))
     sizes = [traced_peak_mb(p, empty, tmp_path / "out.json") for p in (empty, small, large)]
     assert sizes[0] < sizes[1] < sizes[2]
-    assert sizes[0] < 0.5  # the warm-up leaves nothing but the data to trace
+    # After the warm-up, a root-only audit holds next to nothing at its end: what the
+    # benchmark subtracts as the fixed part (its peak has a 1 MB read buffer in it).
+    assert warm("memory", 1, empty, empty, tmp_path / "out.json")[1] < 0.2
