@@ -8,6 +8,11 @@ same ``now``; samples alternate between the two so that a noisy neighbour slows
 both alike. Before timing, the run checks that both find the same seven-check
 findings, so the comparison is like for like.
 
+Exemptions: the same evaluation with 50 exemptions of the kinds a configuration
+holds (exact user names, ``prefix*`` globs, ARN path globs, some limited to checks
+or with an expiry), against none, in the same run; the target is that matching
+costs next to nothing whatever the number of exemptions.
+
 Both sides are single-threaded and CPU-bound, so the figures are CPU time
 (``time.process_time``): on a shared machine wall time also counts the time the
 process waited for a core. The wall-clock ratio is reported too.
@@ -24,14 +29,16 @@ from datetime import datetime
 
 from benchmarks.baseline_seed import SEED_CHECKS, check_of, seed_audit
 from benchmarks.common import Result
-from benchmarks.synthetic import AS_OF, generate_report
-from exporter.config import Config
+from benchmarks.synthetic import ACCOUNT_ID, AS_OF, generate_report
+from exporter.config import Config, config_from_dict
 from exporter.core.checks import CHECKS, REPORT_SCOPES
 from exporter.core.evaluate import evaluate
 from exporter.core.report import parse_report
 
 FULL_USERS = 5000  # the IAM quota of users per account
 QUICK_USERS = 1000
+EXEMPTIONS = 50
+EXEMPTION_TARGET = 1.2
 
 # One finding reduced to what both implementations state: the check, the user,
 # the key, the severity and the message (root's key message differs in wording only).
@@ -55,6 +62,19 @@ def core_facts(data: bytes, now: datetime) -> Counter[Fact]:
             message = None if f.check == "root_access_key_active" else f.message
             facts[(f.check, f.user, f.key, f.severity, message)] += 1
     return facts
+
+
+def exemptions(count: int) -> list[dict[str, object]]:
+    """``count`` exemptions of a realistic mix; a few match findings, most do not."""
+    kinds = (
+        lambda i: {"user": f"svc-{i:05d}*"},
+        lambda i: {"user": f"alice.{i * 97:05d}"},
+        lambda i: {"arn": f"arn:aws:iam::*:user/team-{i}/*", "checks": ["password_unused"]},
+        lambda i: {"arn": f"arn:aws:iam::{ACCOUNT_ID}:user/ops/ci-{i:05d}*"},
+        lambda i: {"user": f"deploy-0{i:03d}?", "checks": ["access_key_unused"],
+                   "expires": "2099-12-31"},
+    )  # fmt: skip
+    return [{**kinds[i % len(kinds)](i), "reason": "accepted risk"} for i in range(count)]
 
 
 def interleaved(
@@ -84,12 +104,17 @@ def run(quick: bool) -> list[Result]:
     if seed_facts(data, now) != core_facts(data, now):
         raise AssertionError("the seed baseline and our core disagree: not comparable")
     report = parse_report(data)
+    exempting = config_from_dict({"exemptions": exemptions(EXEMPTIONS)})
+    exempted = len(evaluate(report, exempting, now).exempted)
+    if not exempted:
+        raise AssertionError("the exemptions match nothing: not a measure of matching")
     times = interleaved(
         {
             "seed": lambda: seed_audit(data, now),
             "core": lambda: evaluate(parse_report(data), config, now),
             "parse": lambda: parse_report(data),
             "evaluate": lambda: evaluate(report, config, now),
+            "exempting": lambda: evaluate(report, exempting, now),
         },
         repeat,
     )
@@ -109,6 +134,15 @@ def run(quick: bool) -> list[Result]:
         ),
         Result(f"analysis {users} users: parse_report only", ms["parse"], "ms"),
         Result(f"analysis {users} users: evaluate ({checks} checks) only", ms["evaluate"], "ms"),
+        Result(
+            f"analysis {users} users: evaluate with {EXEMPTIONS} exemptions "
+            f"({exempted} findings exempted)",
+            ms["exempting"],
+            "ms",
+            baseline=ms["evaluate"],
+            target=f"ratio <= {EXEMPTION_TARGET:g} vs no exemption",
+            passed=ms["exempting"] <= EXEMPTION_TARGET * ms["evaluate"],
+        ),
         Result("analysis per user: parse + evaluate", ms["core"] * 1000 / (users + 1), "us"),
         Result("analysis: core / seed in wall-clock time", wall_ratio, "x"),
     ]

@@ -11,7 +11,7 @@ from exporter.cli.audit_accounts import INCOMPLETE, AccountAudit
 from exporter.cli.common import add_format_flag, output_format, parse_instant
 from exporter.cli.filters import FindingFilter, add_filter_flags, severity
 from exporter.cli.messages import error_line
-from exporter.cli.output import render_audit
+from exporter.cli.output import audit_json, render_audit
 from exporter.cli.terminal import terminal_of
 from exporter.config import Config, load_config
 from exporter.core.findings import at_or_above
@@ -89,7 +89,12 @@ def run(args: argparse.Namespace) -> int:
         raise SourceError("error", "no account could be audited")
     refuse_one_account_twice(results)
     order = [label for label, _ in sources]
-    sys.stdout.write(render(output_format(args.format), now, results, failed, order, shown))
+    fmt = output_format(args.format)
+    if fmt == "json":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(audit_json(now, results, failed, order))
+    else:
+        sys.stdout.write(render(fmt, now, results, failed, order, shown))
     for f in failed:
         why = f"could not audit {f['account']} ({f['reason']}): {f['message']}"
         print(error_line(why), file=sys.stderr)

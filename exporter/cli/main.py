@@ -7,6 +7,7 @@ Errors are one line on stderr that names the problem, never a traceback.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    collecting = _pause_collector(args.command)
     try:
         code: int = args.run(args)
         sys.stdout.flush()
@@ -65,3 +67,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+    finally:
+        if collecting:
+            gc.enable()  # main() called in a longer-lived process (tests) gives it back
+
+
+def _pause_collector(command: str) -> bool:
+    """Turn the cyclic collector off for a one-shot command; whether it was on.
+
+    Such a command builds its records and findings once, frees them at exit and
+    forms no cycles worth collecting: the collector's passes over tens of thousands
+    of fresh objects were a sixth of an audit's time. ``serve`` runs for good and
+    keeps it."""
+    collecting = gc.isenabled()
+    if command != "serve":
+        gc.disable()
+    return collecting

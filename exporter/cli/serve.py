@@ -16,9 +16,6 @@ from typing import Any
 from exporter.config import Config, load_config
 from exporter.config.flags import FLAGS, format_duration, with_command_line
 from exporter.config.settings import Settings
-from exporter.daemon.app import run_until_signalled
-from exporter.daemon.compose import build_daemon
-from exporter.daemon.logs import setup_logging
 
 
 def add_parser(sub: Any) -> None:
@@ -65,6 +62,12 @@ def resolve_flags(args: argparse.Namespace, config: Config) -> Settings:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: the daemon (prometheus_client, apscheduler, http.server) is a
+    # third of the start-up of audit, diff and --help, which never use it.
+    from exporter.daemon.app import run_until_signalled
+    from exporter.daemon.compose import build_daemon
+    from exporter.daemon.logs import setup_logging
+
     config = load_config(args.config)
     config = replace(config, settings=resolve_flags(args, config))
     setup_logging(config.settings.log_level, config.settings.log_format)

@@ -20,13 +20,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from functools import partial
-from itertools import repeat
-from operator import attrgetter
+from itertools import compress, repeat
+from operator import attrgetter, not_
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from exporter.core.checks import CHECKS, Hit, Thresholds
-from exporter.core.exemptions import Exemption
+from exporter.core.exemptions import Exemption, ExemptionSet
 from exporter.core.findings import ROLE_FACT, Finding
 from exporter.core.policy import Policy
 from exporter.core.records import (
@@ -185,11 +185,11 @@ def apply_exemptions(
     expired = tuple(e for e in exemptions if e.expired(today))
     if not live:
         return Evaluation(tuple(raw), (), expired, problems, skipped)
-    findings: list[Finding] = []
-    exempted: list[Finding] = []
-    for f in raw:
-        (exempted if any(e.matches(f) for e in live) else findings).append(f)
-    return Evaluation(tuple(findings), tuple(exempted), expired, problems, skipped)
+    raw = tuple(raw)
+    hits = ExemptionSet(live).flags(raw)
+    findings = tuple(compress(raw, map(not_, hits)))
+    exempted = tuple(compress(raw, hits))
+    return Evaluation(findings, exempted, expired, problems, skipped)
 
 
 def merge(*evaluations: Evaluation) -> Evaluation:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import repeat
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 # Ordered from most to least severe; lowercase everywhere (labels, config, json).
@@ -53,3 +55,31 @@ def role_name(finding: Finding) -> str:
     """The role a role finding is about (``""`` for other findings)."""
     name = finding.facts.get(ROLE_FACT)
     return name if isinstance(name, str) else ""
+
+
+_severity_rank = SEVERITY_RANK.__getitem__
+_by_field = {name: attrgetter(name) for name in Finding._fields}
+_last = itemgetter(-1)
+
+
+def sorted_findings(findings: Sequence[Finding]) -> list[Finding]:
+    """``sorted(findings, key=Finding.sort_key)``, with the keys built column by
+    column in C instead of one Python call per finding (an audit sorts tens of
+    thousands). The position breaks ties, so the order is the same stable one."""
+    get = _by_field
+    keys = zip(
+        map(_severity_rank, map(get["severity"], findings)),
+        map(get["account_id"], findings),
+        map(get["check"], findings),
+        map(get["user"], findings),
+        [k or 0 for k in map(get["key"], findings)],
+        range(len(findings)),
+        strict=True,
+    )
+    return list(map(findings.__getitem__, map(_last, sorted(keys))))
+
+
+def finding_dicts(findings: Iterable[Finding]) -> list[dict[str, Any]]:
+    """``[f.as_dict() for f in findings]`` built in C (the facts are not copied: an
+    encoder writes them as they are)."""
+    return list(map(dict, map(zip, repeat(Finding._fields), findings)))

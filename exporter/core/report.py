@@ -17,9 +17,12 @@ text is parsed once, and no Python code runs per field.
 
 from __future__ import annotations
 
+import binascii
 import csv
 import gc
 import io
+import re
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -126,6 +129,17 @@ def parse_report(
         return _parse(data, generated_time, now)
 
 
+class _Pause:
+    """How many pauses are on, across threads, and whether the collector was on
+    before the first: the last pause to end restores it. Checking and setting the
+    collector's state under one lock is what keeps a thread that sees it disabled
+    (by another thread's pause) from disabling it again after that pause ended."""
+
+    lock = threading.Lock()
+    depth = 0
+    resume = False
+
+
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while building many objects that survive.
@@ -133,20 +147,33 @@ def gc_paused() -> Iterator[None]:
     Tens of thousands of new tuples trigger collection after collection, each
     walking every young object (it doubled the parse time), and they form no
     cycles, so there is nothing to find. Reference counting still frees
-    everything as usual; the previous state is restored on exit."""
-    was_enabled = gc.isenabled()
-    gc.disable()
+    everything as usual. Pauses may overlap, in one thread or several: the
+    collector is off while any lasts, and its previous state comes back when the
+    last one ends."""
+    with _Pause.lock:
+        if _Pause.depth == 0:
+            _Pause.resume = gc.isenabled()
+            gc.disable()
+        _Pause.depth += 1
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        with _Pause.lock:
+            _Pause.depth -= 1
+            if _Pause.depth == 0 and _Pause.resume:
+                gc.enable()
 
 
 def _parse(
     data: bytes | str, generated_time: datetime | None, now: datetime | None
 ) -> CredentialReport:
     text = _decode(data)
+    if _looks_base64(text):
+        raise ReportFormatError(
+            "the credential report looks base64-encoded (the Content field as the AWS API "
+            "returns it): decode it when saving, e.g. aws iam get-credential-report "
+            "--query Content --output text | base64 --decode > report.csv"
+        )
     if "\x00" in text:
         raise ReportFormatError("the credential report contains NUL bytes: it is not CSV text")
     if "\r" in text:
@@ -184,6 +211,29 @@ def _parse(
         generated_time=generated_time,
         missing_columns=missing,
     )
+
+
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+# What a decoded report starts with: its header (possibly after a BOM).
+_HEADER_START = ("user,", "\ufeffuser,", '"user",')
+
+
+def _looks_base64(text: str) -> bool:
+    """Whether ``text`` is a report saved without ``base64 --decode``: base64 text
+    (maybe wrapped in lines) that decodes to a credential report's header. Looked at
+    only when the start has no comma, which every CSV report's header has."""
+    head = text[:64]
+    if "," in head or not head.strip():
+        return False
+    packed = "".join(text.split())
+    if not _BASE64.fullmatch(packed):
+        return False
+    chunk = packed[:4096]
+    try:
+        start = binascii.a2b_base64(chunk[: len(chunk) // 4 * 4])
+    except binascii.Error:
+        return False
+    return start.decode("utf-8", "replace").lstrip().startswith(_HEADER_START)
 
 
 def _iso(when: datetime) -> str:

@@ -68,3 +68,6 @@ def test_quick_suite_runs_and_prints_the_table() -> None:
     assert any(f.startswith("analysis 1000 users: parse + evaluate") for f in figures)
     assert any(f.startswith("idle demo RSS") for f in figures)
     assert any(f.startswith("start-up to /-/ready, saved state") for f in figures)
+    assert any(f.startswith("audit --format json, 4 reports x 5000 users") for f in figures)
+    assert any(f.startswith("audit scaling: CPU per user at") for f in figures)
+    assert any("evaluate with 50 exemptions" in f for f in figures)

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from exporter.config import config_from_dict
 from exporter.core.evaluate import Evaluation, evaluate
+from exporter.core.exemptions import Exemption, ExemptionSet
+from exporter.core.findings import Finding
 from exporter.core.report import parse_report
 from tests.support.reports import AS_OF, key, report, root_row, ts, user_row
 
@@ -83,3 +88,59 @@ def test_exemption_applies_through_its_expiry_day_then_stops_and_is_reported() -
 
 def test_glob_is_case_sensitive_like_iam_arns() -> None:
     assert run({"user": "ALICE", "reason": "r"}).exempted == ()
+
+
+# Globs built from the characters that mean something to fnmatch, and subjects from
+# the same alphabet, so that matches, near misses and odd brackets all come up.
+GLOB_ALPHABET = "ab/-.*?[]!"
+SUBJECT_ALPHABET = "ab/-.[]!"
+CHECK_IDS = ("console_without_mfa", "access_key_unused", "root_mfa_disabled")
+
+
+exemption_strategy = st.builds(
+    Exemption,
+    pattern=st.text(GLOB_ALPHABET, max_size=6),
+    by_arn=st.booleans(),
+    checks=st.none() | st.frozensets(st.sampled_from(CHECK_IDS), min_size=1),
+    reason=st.just("r"),
+)
+finding_strategy = st.builds(
+    Finding,
+    account_id=st.just("111122223333"),
+    user=st.text(SUBJECT_ALPHABET, max_size=6),
+    arn=st.text(SUBJECT_ALPHABET, max_size=8),
+    check=st.sampled_from(CHECK_IDS),
+    severity=st.just("high"),
+    key=st.none(),
+    message=st.just("m"),
+    facts=st.just({}),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(exemption_strategy, max_size=6), st.lists(finding_strategy, max_size=12))
+def test_the_compiled_set_matches_exactly_what_each_exemption_matches(
+    exemptions: list[Exemption], findings: list[Finding]
+) -> None:
+    compiled = ExemptionSet(exemptions)
+    for finding in findings * 2:  # the second pass answers from the memo
+        assert compiled.matches(finding) == any(e.matches(finding) for e in exemptions)
+
+
+def test_the_compiled_set_keeps_the_configured_glob_semantics() -> None:
+    user = Exemption("ci-*", by_arn=False, checks=frozenset({"access_key_unused"}), reason="r")
+    arn = Exemption("arn:aws:iam::*:user/ops/*", by_arn=True, checks=None, reason="r")
+    compiled = ExemptionSet([user, arn])
+
+    def finding(user: str, arn: str, check: str) -> Finding:
+        return Finding("1", user, arn, check, "high", None, "m", {})
+
+    assert compiled.matches(
+        finding("ci-build", "arn:aws:iam::1:user/ci-build", "access_key_unused")
+    )
+    # The user glob is limited to its check; the ARN glob crosses "/" as fnmatch does.
+    assert not compiled.matches(finding("ci-build", "arn:aws:iam::1:user/ci-build", "x"))
+    assert compiled.matches(finding("bob", "arn:aws:iam::1:user/ops/team/bob", "x"))
+    assert not compiled.matches(
+        finding("CI-build", "arn:aws:iam::1:user/CI-build", "access_key_unused")
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -379,3 +380,24 @@ def test_the_real_reports_dated_2099() -> None:
     assert rep.records[1].access_keys[1].last_rotated is Special.INVALID
     older = parse_report(real_report("c7n_multi_delete_noop_2021.csv").read_bytes(), None, now)
     assert older.problems == ()
+
+
+BASE64_HINT = "aws iam get-credential-report --query Content --output text | base64 --decode"
+
+
+@pytest.mark.parametrize("wrap", [0, 76], ids=["one line", "wrapped at 76"])
+def test_a_report_saved_without_base64_decode_says_so_and_how_to_decode_it(wrap: int) -> None:
+    encoded = base64.b64encode(fixture("aws_real.csv")).decode("ascii")
+    if wrap:
+        encoded = "\n".join(encoded[i : i + wrap] for i in range(0, len(encoded), wrap)) + "\n"
+    with pytest.raises(ReportFormatError) as err:
+        parse_report(encoded.encode("ascii"))
+    message = str(err.value)
+    assert "looks base64-encoded" in message and BASE64_HINT in message
+    assert "\n" not in message and "missing required column" not in message
+
+
+def test_base64_that_is_not_a_report_is_refused_for_its_columns() -> None:
+    encoded = base64.b64encode(b"hello world, not a credential report\n")
+    with pytest.raises(ReportFormatError, match="missing required column"):
+        parse_report(encoded)
