@@ -794,5 +794,22 @@ class Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return self.server_version
 
+    # The Date header changes once a second; formatting it costs more than sending a
+    # small answer, so it is formatted once per second (shared by all threads).
+    _date: tuple[int, str] = (-1, "")
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        second = int(time.time())
+        date = Handler._date
+        if date[0] != second:
+            date = Handler._date = (second, super().date_time_string(second))
+        return date[1]
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if log.isEnabledFor(logging.DEBUG):  # else the line is not even formatted
+            super().log_request(code, size)
+
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s - " + format, self.address_string(), *args)

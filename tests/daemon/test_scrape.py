@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import logging
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
@@ -203,3 +205,21 @@ def test_whole_answers_plain_gzip_and_head_on_one_kept_alive_connection(
             assert length == len(stored.text + app.live.text()) and resp.read() == b""
     finally:
         conn.close()
+
+
+def test_date_header_is_the_current_second_and_requests_log_at_debug(
+    served: tuple[WebApp, object], caplog: pytest.LogCaptureFixture
+) -> None:
+    _, connect = served
+    conn = connect()  # type: ignore[operator]
+    try:
+        with caplog.at_level(logging.DEBUG, logger="exporter.http"):
+            for _ in range(3):
+                conn.request("GET", "/-/healthy")
+                resp = conn.getresponse()
+                resp.read()
+                sent = parsedate_to_datetime(resp.headers["Date"]).timestamp()
+                assert abs(sent - time.time()) < 2.5
+    finally:
+        conn.close()
+    assert sum('"GET /-/healthy HTTP/1.1" 200' in r.getMessage() for r in caplog.records) == 3
