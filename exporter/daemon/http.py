@@ -515,21 +515,36 @@ class ExporterHTTPServer(ThreadingHTTPServer):
 
 
 class ServerThread:
-    """Runs an ``ExporterHTTPServer`` in a background thread."""
+    """Runs an ``ExporterHTTPServer`` in a background thread, and keeps its live
+    metrics rendered in another (``LiveMetrics.refresh``)."""
 
     def __init__(self, address: tuple[str, int], app: WebApp, limits: Limits = Limits()) -> None:
         self.server = ExporterHTTPServer(address, app, limits)
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, name="http"
         )
+        self._stopping = threading.Event()
+        self._live = threading.Thread(target=self._refresh_live, name="live-metrics", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
+        self._live.start()
 
     def stop(self) -> None:
+        self._stopping.set()
         self.server.shutdown()
         self.server.server_close()
         self._thread.join(timeout=5)
+        if self._live.is_alive():
+            self._live.join(timeout=5)
+
+    def _refresh_live(self) -> None:
+        live = self.server.app.live
+        while not self._stopping.wait(live.max_age / 2):
+            try:
+                live.refresh()
+            except Exception:  # a failing collector fails the scrape that renders it instead
+                log.debug("rendering the live metrics failed", exc_info=True)
 
 
 class Handler(BaseHTTPRequestHandler):

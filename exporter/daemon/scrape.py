@@ -9,7 +9,8 @@ The tail is the live registry: process, platform and GC metrics and the exporter
 own counters (refused connections, reloads, saves). Reading ``/proc`` and rendering
 them costs as much as sending a 6 MB body and ten times the sending of its gzip, so
 they are rendered at most once per ``max_age`` (1 s, shorter than any scrape
-interval) and shared, with their gzip, by the scrapes in between. A collector whose
+interval) and shared, with their gzip, by the scrapes in between; a background
+thread renders them every half second, so that no scrape has to. A collector whose
 figures must never lag calls ``invalidate`` when they change (the HTTP server's
 counters do), and the next scrape renders anew.
 
@@ -119,14 +120,27 @@ class LiveMetrics:
                 or rendered.generation != self._generation
                 or now - rendered.at >= self.max_age
             ):
-                generation = self._generation  # read first: a change during the render counts
-                if openmetrics:
-                    data = bytes(om.generate_latest(self.registry))  # type: ignore[no-untyped-call]
-                else:
-                    data = generate_latest(self.registry)
-                rendered = _Rendered(Tail.of(data), now, generation)
+                rendered = self._render(openmetrics, now)
                 self._rendered[openmetrics] = rendered
             return rendered.tail
+
+    def refresh(self) -> None:
+        """Render again each format scraped so far. Called every half ``max_age`` (by
+        ``http.ServerThread``): Prometheus scrapes every 15 s or more, so without it
+        each of its scrapes would find the tail expired and render it itself. Rendered
+        outside the lock, so scrapes meanwhile send the previous tail."""
+        for openmetrics in list(self._rendered):
+            rendered = self._render(openmetrics, self._clock())
+            with self._lock:
+                self._rendered[openmetrics] = rendered
+
+    def _render(self, openmetrics: bool, now: float) -> _Rendered:
+        generation = self._generation  # read first: a change during the render counts
+        if openmetrics:
+            data = bytes(om.generate_latest(self.registry))  # type: ignore[no-untyped-call]
+        else:
+            data = generate_latest(self.registry)
+        return _Rendered(Tail.of(data), now, generation)
 
     def text(self) -> bytes:
         return self.tail(False).data

@@ -223,3 +223,31 @@ def test_date_header_is_the_current_second_and_requests_log_at_debug(
     finally:
         conn.close()
     assert sum('"GET /-/healthy HTTP/1.1" 200' in r.getMessage() for r in caplog.records) == 3
+
+
+def test_refresh_renders_the_scraped_formats_so_a_scrape_does_not() -> None:
+    counting, clock = Counting(), Clock()
+    live = LiveMetrics([counting], max_age=1.0, clock=clock)
+    live.refresh()
+    assert counting.calls == 0  # no format scraped yet: nothing to keep fresh
+    live.text()
+    clock.now += 0.6
+    live.refresh()
+    clock.now += 0.6  # the first rendering has expired, the refreshed one has not
+    assert b"bench_collections_total 2.0" in live.text() and counting.calls == 2
+
+
+def test_the_server_keeps_the_live_part_fresh_between_scrapes() -> None:
+    counting = Counting()
+    app = WebApp(snapshot=lambda: None, live=LiveMetrics([counting], max_age=0.2))
+    server = ServerThread(("127.0.0.1", 0), app)
+    server.start()
+    try:
+        app.live.text()
+        deadline = time.monotonic() + 10
+        while counting.calls < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert counting.calls >= 4  # rendered again and again without a scrape
+    finally:
+        server.stop()
+    assert not server._live.is_alive()
