@@ -1,27 +1,37 @@
-"""/metrics latency at ~50k ``aws_iam_finding`` series, pre-rendered vs rendered per scrape.
+"""/metrics latency at ~50k ``aws_iam_finding`` series, against per-scrape rendering
+and against the physical floor.
 
-Two real servers on loopback, each a child process serving the same report:
+Three real servers on loopback, each a child process:
 - ours: ``iam-credential-exporter serve --report-file F`` (exposition rendered once
-  per refresh, process metrics rendered live per scrape);
+  per refresh, process metrics rendered at most once a second);
 - the baseline: prometheus_client's own ``start_http_server`` on a registry that
-  holds the same ``SnapshotCollector``, so every scrape renders all series.
+  holds the same ``SnapshotCollector``, so every scrape renders all series;
+- the floor: a minimal server that answers every request with the bytes ours sent
+  (status line, headers and body, captured once, plain and gzip) in one
+  ``sendall``. No Python server can send the same bytes faster.
 
-Each is scraped by 1 client and by 50 concurrent clients, plain and gzip, each
-client on one kept-alive connection (as Prometheus scrapes; prometheus_client's
-server closes it after each answer, so its clients reconnect), whole body read.
-Targets: p99 <= 5 ms with one client, at least 50x faster than the
-baseline, no errors under 50 clients.
+Ours and the baseline are scraped by 1 client and by 50 concurrent clients, plain and
+gzip, each client on one kept-alive connection (as Prometheus scrapes;
+prometheus_client's server closes it after each answer, so its clients reconnect),
+whole body read. With one client, ours and the floor are scraped in alternating
+blocks by the same client code, so both see the same machine load; that is repeated
+in rounds and the median round is reported.
+Targets: p99 <= 1.5x the floor (plain and gzip), p99 <= 5 ms with one client, at
+least 50x faster than the baseline, no errors under 50 clients.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import http.client
 import io
 import math
 import os
 import signal
+import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,6 +39,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -37,6 +48,10 @@ from benchmarks.common import Result, percentile
 REPO = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"
 FINDINGS_PER_USER = 9
+FLOOR_RATIO = 1.5  # the target: our p99 at most this many times the floor's
+# Requests to one server before switching to the other: short, so that a burst of load
+# from other processes falls on both alike.
+BLOCK = 5
 
 
 def report_csv(users: int, now: datetime) -> bytes:
@@ -84,9 +99,61 @@ def serve_baseline(path: str, port: int) -> None:
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
 
 
-def _free_port() -> int:
-    import socket
+def serve_floor(plain_path: str, gzip_path: str, port: int) -> None:
+    """The floor server (run in a child): each request, whatever it asks, is answered
+    with the captured bytes of our answer, in one ``sendall`` on a blocking socket."""
+    answers = {False: Path(plain_path).read_bytes(), True: Path(gzip_path).read_bytes()}
+    listener = socket.create_server(("127.0.0.1", port), backlog=128)
 
+    def connection(sock: socket.socket) -> None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+        pending = b""
+        with sock:
+            while True:
+                while b"\r\n\r\n" not in pending:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        return
+                    pending += chunk
+                head, _, pending = pending.partition(b"\r\n\r\n")
+                sock.sendall(answers[b"accept-encoding: gzip" in head.lower()])
+
+    def accept() -> None:
+        while True:
+            sock, _ = listener.accept()
+            threading.Thread(target=connection, args=(sock,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+
+
+def capture(port: int, gz: bool) -> bytes:
+    """Our whole answer to one scrape, as sent: status line, headers and body."""
+    encoding = "Accept-Encoding: gzip\r\n" if gz else ""
+    request = f"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n{encoding}\r\n".encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        head = data.split(b"\r\n\r\n", 1)[0]
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        total = len(head) + 4 + length
+        while len(data) < total:
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                raise RuntimeError("our answer was cut short")
+            data += chunk
+    if b"Connection: close" in head:
+        raise RuntimeError("our answer closes the connection: the floor would not keep it")
+    return data[:total]
+
+
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -94,6 +161,7 @@ def _free_port() -> int:
 
 @contextmanager
 def child(argv: list[str], port: int, ready_path: str) -> Iterator[int]:
+    """The started server's process id, once ``ready_path`` answers 200."""
     log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO)
@@ -109,7 +177,7 @@ def child(argv: list[str], port: int, ready_path: str) -> Iterator[int]:
                 log.seek(0)
                 raise RuntimeError(f"server did not start: {log.read().decode()[-2000:]}")
             time.sleep(0.1)
-        yield port
+        yield proc.pid
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -172,41 +240,161 @@ def scrape(port: int, clients: int, per_client: int, gz: bool) -> tuple[list[flo
     return latencies, errors[0], size[0]
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time of all the threads of a process so far (schedstat: nanoseconds)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # a thread that just ended
+            total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
+
+
+def paired(
+    ports: dict[str, int], pids: dict[str, int], gz: bool, samples: int, block: int
+) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """``samples`` latencies (s) per server from one client, one kept-alive connection
+    each, alternating ``block`` requests at a time so that both see the same load; and
+    each server's CPU time per scrape (s). That is read while the connections are open:
+    the time of a thread that has ended is no longer in its process's ``task`` list."""
+    headers = {"Accept-Encoding": "gzip"} if gz else {}
+    conns = {k: http.client.HTTPConnection("127.0.0.1", p, timeout=120) for k, p in ports.items()}
+    out: dict[str, list[float]] = {k: [] for k in ports}
+    try:
+        for name, port in ports.items():
+            get(port, "/metrics", headers, conns[name])  # connect and warm up
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        while len(out[next(iter(ports))]) < samples:
+            for name, port in ports.items():
+                for _ in range(block):
+                    t0 = time.perf_counter()
+                    status, _ = get(port, "/metrics", headers, conns[name])
+                    out[name].append(time.perf_counter() - t0)
+                    if status != 200:
+                        raise RuntimeError(f"{name} answered {status}")
+        cpu = {n: (cpu_seconds(pid) - before[n]) / len(out[n]) for n, pid in pids.items()}
+    finally:
+        for conn in conns.values():
+            conn.close()
+    return out, cpu
+
+
+@dataclass(frozen=True)
+class FloorRound:
+    ours_p50: float
+    ours_p99: float
+    floor_p50: float
+    floor_p99: float
+    ours_cpu: float  # server CPU per scrape (ms), all threads
+    floor_cpu: float
+
+    @property
+    def ratio(self) -> float:
+        return self.ours_p99 / self.floor_p99
+
+
+def against_floor(
+    ports: dict[str, int], pids: dict[str, int], gz: bool, rounds: int, samples: int
+) -> list[FloorRound]:
+    """Rounds of ``paired`` scrapes of ours and the floor (keys of ``ports`` and
+    ``pids``): p50, p99 and CPU per scrape of each (ms)."""
+    out = []
+    for _ in range(rounds):
+        m, cpu = paired(ports, pids, gz, samples, block=BLOCK)
+        out.append(
+            FloorRound(
+                percentile(m["ours"], 50) * 1000,
+                percentile(m["ours"], 99) * 1000,
+                percentile(m["floor"], 50) * 1000,
+                percentile(m["floor"], 99) * 1000,
+                cpu["ours"] * 1000,
+                cpu["floor"] * 1000,
+            )
+        )
+    return out
+
+
 def run(quick: bool) -> list[Result]:
     series = 2_000 if quick else 50_000
     users = math.ceil(series / FINDINGS_PER_USER)
     ours_runs = {1: 40 if quick else 300, 50: 2 if quick else 10}  # requests per client
     base_runs = {1: 4 if quick else 8, 50: 1}
+    rounds, samples = (3, 60) if quick else (5, 300)
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "report.csv"
         path.write_bytes(report_csv(users, datetime.now(timezone.utc)))
-        ours_port, base_port = _free_port(), _free_port()
+        ours_port, base_port, floor_port = _free_port(), _free_port(), _free_port()
         ours = [sys.executable, "-m", "exporter", "serve", "--report-file", str(path),
                 "--web.listen-address", f"127.0.0.1:{ours_port}", "--log.level", "warn",
                 "--metrics.finding-series-limit", str(10**7)]  # fmt: skip
         base = [sys.executable, "-m", "benchmarks.bench_scrape", "--baseline-server", str(path),
                 str(base_port)]  # fmt: skip
+        captured = {gz: Path(tmp) / f"answer-{'gzip' if gz else 'plain'}" for gz in (False, True)}
+        floor = [sys.executable, "-m", "benchmarks.bench_scrape", "--floor-server",
+                 str(captured[False]), str(captured[True]), str(floor_port)]  # fmt: skip
         measured: dict[tuple[str, int, bool], tuple[list[float], int, int]] = {}
-        with child(ours, ours_port, "/-/ready"), child(base, base_port, "/metrics"):
-            for gz in (False, True):
-                for clients in (1, 50):
-                    get(ours_port, "/metrics", {})  # warm up
-                    measured["ours", clients, gz] = scrape(
-                        ours_port, clients, ours_runs[clients], gz
-                    )
-                    measured["base", clients, gz] = scrape(
-                        base_port, clients, base_runs[clients], gz
-                    )
+        floors: dict[bool, list[FloorRound]] = {}
+        with child(ours, ours_port, "/-/ready") as ours_pid:
+            for gz, answer in captured.items():
+                answer.write_bytes(capture(ours_port, gz))
+            with child(floor, floor_port, "/metrics") as floor_pid:
+                ports = {"ours": ours_port, "floor": floor_port}
+                pids = {"ours": ours_pid, "floor": floor_pid}
+                for gz in (False, True):
+                    floors[gz] = against_floor(ports, pids, gz, rounds, samples)
+            with child(base, base_port, "/metrics"):
+                for gz in (False, True):
+                    for clients in (1, 50):
+                        get(ours_port, "/metrics", {})  # warm up
+                        measured["ours", clients, gz] = scrape(
+                            ours_port, clients, ours_runs[clients], gz
+                        )
+                        measured["base", clients, gz] = scrape(
+                            base_port, clients, base_runs[clients], gz
+                        )
+        results.extend(_floor_results(floors, series, quick))
         results.extend(_results(measured, series, quick))
     return results
+
+
+def _label(series: int) -> str:
+    return f"{series // 1000}k series" if series >= 1000 else f"{series} series"
+
+
+def _floor_results(floors: dict[bool, list[FloorRound]], series: int, quick: bool) -> list[Result]:
+    """Per encoding, the round with the median p99 ratio: its p50s and p99s, ours against
+    the floor's (a median over rounds, as the machine is shared and noisy)."""
+    out: list[Result] = []
+    for gz, rounds in floors.items():
+        ratios = sorted(r.ratio for r in rounds)
+        middle = statistics.median_low(ratios)
+        chosen = next(r for r in rounds if r.ratio == middle)
+        what = f"/metrics {'gzip' if gz else 'plain'} {_label(series)} 1 client"
+        spread = f"{ratios[0]:.2f}-{ratios[-1]:.2f}"
+        out.append(Result(f"{what} p50 vs sendall floor", chosen.ours_p50, "ms", chosen.floor_p50))
+        cpu = statistics.median(r.ours_cpu for r in rounds)
+        floor_cpu = statistics.median(r.floor_cpu for r in rounds)
+        out.append(Result(f"{what} server CPU per scrape vs sendall floor", cpu, "ms", floor_cpu))
+        # Judged at ~50k series only: with --quick's small bodies the figures are shown.
+        target = "" if quick else f"ratio <= {FLOOR_RATIO:g}"
+        out.append(
+            Result(
+                f"{what} p99 vs sendall floor (median of {len(rounds)} rounds; ratios {spread})",
+                chosen.ours_p99,
+                "ms",
+                chosen.floor_p99,
+                target,
+                (chosen.ratio <= FLOOR_RATIO) if target else None,
+            )
+        )
+    return out
 
 
 def _results(
     m: dict[tuple[str, int, bool], tuple[list[float], int, int]], series: int, quick: bool
 ) -> list[Result]:
     out: list[Result] = []
-    label = f"{series // 1000}k series" if series >= 1000 else f"{series} series"
+    label = _label(series)
     for gz in (False, True):
         enc = "gzip" if gz else "plain"
         for clients in (1, 50):
@@ -234,8 +422,12 @@ def _results(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_scrape")
     parser.add_argument("--baseline-server", nargs=2, metavar=("REPORT", "PORT"))
+    parser.add_argument("--floor-server", nargs=3, metavar=("PLAIN", "GZIP", "PORT"))
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
+    if args.floor_server:
+        serve_floor(args.floor_server[0], args.floor_server[1], int(args.floor_server[2]))
+        return 0
     if args.baseline_server:
         serve_baseline(args.baseline_server[0], int(args.baseline_server[1]))
         return 0

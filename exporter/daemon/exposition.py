@@ -1,19 +1,15 @@
-"""Render a snapshot once per publication; serve it per scrape with live process metrics.
+"""Render a snapshot once per publication (a scrape sends it with a live tail: scrape.py).
 
 prometheus_client renders about 8 µs per series, so 50k findings cost ~0.4 s:
 far too slow for every scrape, fine once per publication. The publisher renders
-the text format, its gzip and OpenMetrics here; a scrape only renders the small
-process/platform/GC registry and appends it. A gzip answer is one gzip member:
-many clients (``curl --compressed``, some proxies) decode only the first member of
-a multi-member stream. The cached part is compressed once, ending with a sync flush
-and an empty final block; per scrape that block and the trailer are cut off, the
-live part is deflated on its own and a new trailer (running CRC-32, total size)
-closes the member. Only the live part (a few KB) is compressed per scrape.
-"""
+the text format, its gzip and OpenMetrics here; a scrape only appends the small
+process/platform/GC and counter metrics. The gzip is made to be continued
+(``_gzip``): it ends with a sync flush and an empty final block, which a scrape
+cuts off to append the live part and a new trailer, so the answer stays one
+gzip member."""
 
 from __future__ import annotations
 
-import gzip
 import heapq
 import re
 import struct
@@ -26,9 +22,6 @@ from itertools import repeat
 from typing import TypeVar
 
 from prometheus_client import (
-    GC_COLLECTOR,
-    PLATFORM_COLLECTOR,
-    PROCESS_COLLECTOR,
     CollectorRegistry,
     generate_latest,
 )
@@ -150,41 +143,6 @@ def _gzip(data: bytes) -> bytes:
     return b"".join((_GZIP_HEADER, stream, _FINAL_BLOCK, trailer))
 
 
-def _gzip_join(cached: bytes, tail: bytes) -> bytes:
-    """One gzip member of the data of ``cached`` (made by ``_gzip``) followed by ``tail``."""
-    if not cached.startswith(_GZIP_HEADER) or cached[-_CUT : -_TRAILER.size] != _FINAL_BLOCK:
-        return _gzip((gzip.decompress(cached) if cached else b"") + tail)  # not made by _gzip
-    crc, size = _TRAILER.unpack_from(cached, len(cached) - _TRAILER.size)
-    # A fresh deflater refers back only into its own data, so its blocks are valid
-    # after the cached ones, which the sync flush left byte-aligned and not final.
-    deflater = zlib.compressobj(_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
-    stream = deflater.compress(tail) + deflater.flush(zlib.Z_FINISH)
-    trailer = _TRAILER.pack(zlib.crc32(tail, crc), (size + len(tail)) & 0xFFFFFFFF)
-    return b"".join((memoryview(cached)[:-_CUT], stream, trailer))
-
-
-class LiveMetrics:
-    """Process, platform and GC metrics, rendered at scrape time so they stay live."""
-
-    def __init__(self, collectors: Iterable[Collector] | None = None) -> None:
-        self.registry = CollectorRegistry(auto_describe=False)
-        for collector in collectors or (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
-            self.registry.register(collector)
-
-    def text(self) -> bytes:
-        return generate_latest(self.registry)
-
-    def openmetrics(self) -> bytes:
-        return bytes(om.generate_latest(self.registry))  # type: ignore[no-untyped-call]
-
-
-@dataclass(frozen=True)
-class Body:
-    content: bytes
-    content_type: str
-    content_encoding: str | None
-
-
 # RFC 9110 12.4.2: "0" to "1" with at most three decimals; anything else is invalid.
 _QVALUE = re.compile(r"^(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)$")
 _OPENMETRICS = "application/openmetrics-text"
@@ -254,22 +212,6 @@ def accepts_gzip(accept_encoding: str | None) -> bool:
     gz = weights.get("gzip", weights.get("*", 0.0))
     identity = weights.get("identity", 0.0)
     return gz > 0 and gz >= identity
-
-
-def body(
-    exposition: Exposition, live: LiveMetrics, accept: str | None, accept_encoding: str | None
-) -> Body:
-    gz = accepts_gzip(accept_encoding)
-    if wants_openmetrics(accept):
-        tail = live.openmetrics()
-        if gz:
-            content = _gzip_join(exposition.openmetrics_gzip, tail)
-        else:
-            content = exposition.openmetrics + tail
-        return Body(content, CONTENT_TYPE_OPENMETRICS, "gzip" if gz else None)
-    tail = live.text()
-    content = _gzip_join(exposition.text_gzip, tail) if gz else exposition.text + tail
-    return Body(content, CONTENT_TYPE_TEXT, "gzip" if gz else None)
 
 
 def _ts(when: datetime) -> float:

@@ -33,9 +33,10 @@ import logging
 import re
 import socket
 import ssl
+import struct
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import Message
@@ -47,8 +48,8 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from exporter import __version__
-from exporter.daemon.exposition import LiveMetrics, body
 from exporter.daemon.landing import render_landing
+from exporter.daemon.scrape import Buffer, LiveMetrics, body
 from exporter.daemon.snapshot import Snapshot
 
 log = logging.getLogger("exporter.http")
@@ -99,15 +100,19 @@ class RateLimitedLog:
 
 
 class HttpStats:
-    """Counters of the server's refusals and failures, exported with the live metrics."""
+    """Counters of the server's refusals and failures, exported with the live metrics;
+    ``on_change`` is called after each count (the live metrics' cache is dropped then,
+    so a scrape never reports a refusal late)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_change: Callable[[], None] = lambda: None) -> None:
         self._lock = threading.Lock()
         self.counts = dict.fromkeys(_STATS_HELP, 0)
+        self._on_change = on_change
 
     def add(self, name: str) -> None:
         with self._lock:
             self.counts[name] += 1
+        self._on_change()
 
 
 _STATS_HELP = {
@@ -291,6 +296,32 @@ class _Writer(io.BufferedIOBase):
         return total
 
 
+_TIMEVAL = struct.Struct("@ll")  # struct timeval: seconds, microseconds
+
+
+def send_buffers(sock: socket.socket, buffers: Sequence[Buffer], deadline: _Deadline) -> None:
+    """Send ``buffers`` in order, within ``deadline``, with as few system calls as the
+    kernel allows: one ``sendmsg`` of them all on a blocking socket, which sends the
+    whole answer unless interrupted, without copying them into one. A Python socket
+    timeout would make each send a poll plus a partial non-blocking send instead, so
+    the deadline is the kernel's send timeout (``SO_SNDTIMEO``), renewed per call.
+    Plain sockets only: an ``SSLSocket`` has no ``sendmsg``."""
+    views = [memoryview(b).cast("B") for b in buffers if len(b)]
+    sock.settimeout(None)
+    while views:
+        seconds, micros = divmod(max(round(deadline.left() * 1e6), 1), 1_000_000)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _TIMEVAL.pack(seconds, micros))
+        try:
+            sent = sock.sendmsg(views)
+        except BlockingIOError:  # the send timeout passed before any byte went out
+            raise _DeadlineError(deadline.what) from None
+        while sent:
+            if sent < len(views[0]):
+                views[0] = views[0][sent:]
+                break
+            sent -= len(views.pop(0))
+
+
 _REFUSAL_BODY = b"too many connections: try again shortly\n"
 # Refused sockets kept half-closed while the client's request drains (LINGER_SECONDS).
 MAX_LINGERING_REFUSALS = 64
@@ -325,8 +356,9 @@ class ExporterHTTPServer(ThreadingHTTPServer):
         # One thread per connection: without a cap, a flood of slow clients would
         # grow threads without bound (Prometheus caps at --web.max-connections too).
         self.connections = _Connections(self.limits.max_connections)
-        self.stats = HttpStats()
+        self.stats = HttpStats(on_change=app.live.invalidate)
         app.live.registry.register(HttpStatsCollector(self.stats))
+        app.live.invalidate()
         self._accept_delay = 0.0
         self._accept_failed = RateLimitedLog("accept failed")
         self._rejected = RateLimitedLog(
@@ -483,30 +515,46 @@ class ExporterHTTPServer(ThreadingHTTPServer):
 
 
 class ServerThread:
-    """Runs an ``ExporterHTTPServer`` in a background thread."""
+    """Runs an ``ExporterHTTPServer`` in a background thread, and keeps its live
+    metrics rendered in another (``LiveMetrics.refresh``)."""
 
     def __init__(self, address: tuple[str, int], app: WebApp, limits: Limits = Limits()) -> None:
         self.server = ExporterHTTPServer(address, app, limits)
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, name="http"
         )
+        self._stopping = threading.Event()
+        self._live = threading.Thread(target=self._refresh_live, name="live-metrics", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
+        self._live.start()
 
     def stop(self) -> None:
+        self._stopping.set()
         self.server.shutdown()
         self.server.server_close()
         self._thread.join(timeout=5)
+        if self._live.is_alive():
+            self._live.join(timeout=5)
+
+    def _refresh_live(self) -> None:
+        live = self.server.app.live
+        while not self._stopping.wait(live.max_age / 2):
+            try:
+                live.refresh()
+            except Exception:  # a failing collector fails the scrape that renders it instead
+                log.debug("rendering the live metrics failed", exc_info=True)
 
 
 class Handler(BaseHTTPRequestHandler):
     server: ExporterHTTPServer
     protocol_version = "HTTP/1.1"
     server_version = f"iam-credential-exporter/{__version__}"
-    # Headers and body go out in two writes; with Nagle on, a kept-alive scrape
-    # waits for the client's delayed ACK (~40 ms) before the body leaves.
+    # Over TLS, headers and body go out in several writes; with Nagle on, a kept-alive
+    # scrape would wait for the client's delayed ACK (~40 ms) before the body leaves.
     disable_nagle_algorithm = True
+    _headers_buffer: list[bytes]  # the stdlib's, filled by send_response and send_header
 
     def __init__(
         self,
@@ -654,7 +702,7 @@ class Handler(BaseHTTPRequestHandler):
         extra = [("Vary", "Accept, Accept-Encoding")]
         if out.content_encoding:
             extra.append(("Content-Encoding", out.content_encoding))
-        self._send(200, out.content, out.content_type, extra)
+        self._send_parts(200, out.parts, out.length, out.content_type, extra)
 
     def _send(
         self,
@@ -663,18 +711,36 @@ class Handler(BaseHTTPRequestHandler):
         content_type: str = "text/plain; charset=utf-8",
         extra: Iterable[tuple[str, str]] = (),
     ) -> None:
+        self._send_parts(status, (content,), len(content), content_type, extra)
+
+    def _send_parts(
+        self,
+        status: int,
+        parts: Sequence[Buffer],
+        length: int,
+        content_type: str,
+        extra: Iterable[tuple[str, str]],
+    ) -> None:
+        """Status line, headers and body (``parts``, ``length`` bytes) in one write."""
         self.send_response(status)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(content)))
+        self.send_header("Content-Length", str(length))
         for name, value in extra:
             self.send_header(name, value)
         provider = self.server.app.headers
         if provider is not None:
             for name, value in provider():
                 self.send_header(name, value)
-        self.end_headers()
-        if not getattr(self, "_head", False):
-            self.wfile.write(content)
+        self._headers_buffer.append(b"\r\n")
+        head = b"".join(self._headers_buffer)
+        self._headers_buffer = []
+        if getattr(self, "_head", False):
+            parts = ()
+        if isinstance(self.connection, ssl.SSLSocket):
+            for buffer in (head, *parts):
+                self.wfile.write(buffer)
+        else:
+            send_buffers(self.connection, (head, *parts), self._deadline)
 
     def parse_request(self) -> bool:
         self._unread = False
@@ -750,6 +816,23 @@ class Handler(BaseHTTPRequestHandler):
 
     def version_string(self) -> str:
         return self.server_version
+
+    # The Date header changes once a second; formatting it costs more than sending a
+    # small answer, so it is formatted once per second (shared by all threads).
+    _date: tuple[int, str] = (-1, "")
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        second = int(time.time())
+        date = Handler._date
+        if date[0] != second:
+            date = Handler._date = (second, super().date_time_string(second))
+        return date[1]
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if log.isEnabledFor(logging.DEBUG):  # else the line is not even formatted
+            super().log_request(code, size)
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s - " + format, self.address_string(), *args)

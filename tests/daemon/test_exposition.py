@@ -19,14 +19,13 @@ from exporter.core.checks import CATALOGUE
 from exporter.daemon.build_info import python_version, revision
 from exporter.daemon.exposition import (
     ExpositionOptions,
-    LiveMetrics,
     SnapshotCollector,
     accepts_gzip,
-    body,
     format_duration,
     render,
     wants_openmetrics,
 )
+from exporter.daemon.scrape import LiveMetrics, body
 from exporter.daemon.snapshot import AccountState
 from exporter.sources.base import FetchedReport
 from tests.support.exporter_process import parse_samples, sample_value
