@@ -189,7 +189,7 @@ FLAGS: tuple[Flag, ...] = (
          "every refresh; repeatable", str, "PATH", repeatable=True),
     Flag("report.allow-incomplete", "serve reports without the <root_account> row (moto, "
          "trimmed fixtures) without the root checks, instead of failing the refresh"),
-    Flag("demo", "serve two built-in synthetic accounts (no AWS, no network)"),
+    Flag("demo", "serve three built-in synthetic accounts (no AWS, no network)"),
     Flag("metrics.finding-series", "export aws_iam_finding, one series per finding"),
     Flag("metrics.finding-series-limit", "at most this many aws_iam_finding series; the "
          "rest are counted in aws_iam_finding_series_dropped", _count, "N"),
@@ -219,6 +219,9 @@ FLAGS: tuple[Flag, ...] = (
     Flag("report.max-bytes", "refuse a credential report larger than this, in bytes or "
          "with a unit (64MiB, 500KB); real reports of 5000 users are 1-2 MB",
          _byte_size, "SIZE"),
+    Flag("organizations.central-root", "with Organizations discovery, read whether the "
+         "organisation manages its members' root credentials (iam:ListOrganizationsFeatures); "
+         "a member root without any credential then skips the root MFA checks"),
 )  # fmt: skip
 
 _BY_NAME = {f.name: f for f in FLAGS}

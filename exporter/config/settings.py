@@ -50,6 +50,9 @@ class Settings:
     # About 5000 users make 1-2 MB: far above any real report, far below what would
     # exhaust memory (parsing takes about 10x the report's size).
     report_max_bytes: int = 64 << 20
+    # Member accounts whose root Organizations manages (and that hold no root
+    # credential) skip root_mfa_disabled and root_hardware_mfa_missing.
+    organizations_central_root: bool = True
 
     @property
     def aws_call_deadline(self) -> timedelta:

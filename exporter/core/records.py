@@ -138,3 +138,8 @@ class AccountFacts(NamedTuple):
     root_virtual_mfa: bool
     summary: Mapping[str, int] = {}
     partition: str = "aws"
+    # Whether AWS Organizations manages this account's root credentials: True for a
+    # member account of an organisation with RootCredentialsManagement enabled, False
+    # when known otherwise (the feature off, the management account), None when unknown
+    # (no Organizations discovery, or the feature could not be read).
+    org_root_management: bool | None = None

@@ -31,6 +31,7 @@ from exporter.config import Config
 from exporter.config.accounts import AccountsConfig
 from exporter.config.settings import Settings
 from exporter.core.analyse import Analysis
+from exporter.core.central_root import apply_central_root
 from exporter.core.evaluate import evaluate_details, merge
 from exporter.core.findings import role_name
 from exporter.core.sharding import Shard
@@ -86,7 +87,10 @@ class AccountsWiring:
         from exporter.sources.aws.directory import AccountDirectory
 
         settings = ClientSettings.from_settings(flags)
-        return AccountDirectory(self.accounts, self.shard, settings=settings)
+        return AccountDirectory(
+            self.accounts, self.shard, settings=settings,
+            central_root=flags.organizations_central_root,
+        )  # fmt: skip
 
     # -- the daemon's target list ---------------------------------------------------------
 
@@ -121,7 +125,14 @@ class AccountsWiring:
             )
             # Checks whose roles or facts were never fetched are in found.not_evaluated:
             # the exposition leaves them out instead of exporting a clean 0.
-            analysis = Analysis(analysis.report, merge(analysis.evaluation, found))
+            merged = merge(analysis.evaluation, found)
+            managed: bool | None = None
+            if self.config.settings.organizations_central_root:
+                merged, managed = apply_central_root(
+                    merged, details.facts, analysis.report, self.config.enabled_checks
+                )
+            details = replace(details, root_centrally_managed=managed)
+            analysis = Analysis(analysis.report, merged)
         return replace(state, analysis=analysis, details=details)
 
     def header(self) -> str:
@@ -151,6 +162,7 @@ class _AccountsCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from self._roles()
+        yield self._central_root()
         yield from self._health()
         yield from self._shard()
 
@@ -182,6 +194,19 @@ class _AccountsCollector(Collector):
         yield roles
         if self.wiring.finding_series:
             yield from (series, dropped)
+
+    def _central_root(self) -> Metric:
+        managed = _gauge(
+            "aws_iam_root_credentials_centrally_managed",
+            "1 when AWS Organizations manages the account's root credentials and root holds "
+            "none: root_mfa_disabled and root_hardware_mfa_missing do not apply; 0 when it "
+            "does not. Absent when it cannot be told.",
+        )
+        for state in self.accounts:
+            known = state.details.root_centrally_managed
+            if known is not None:
+                managed.add_metric([state.account_id], 1.0 if known else 0.0)
+        return managed
 
     def _health(self) -> Iterator[Metric]:
         details = CounterMetricFamily(

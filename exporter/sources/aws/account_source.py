@@ -42,7 +42,10 @@ class AwsAccountSource:
         roles: RoleAudit | None = None,
         account_checks: bool = True,
         sts_client_creator: ClientCreator | None = None,
+        org_root_management: Callable[[str], bool | None] | None = None,
     ) -> None:
+        """``org_root_management``: whether Organizations manages an account's root
+        credentials (the directory's last read), copied into the account's facts."""
         self.spec = spec
         self.key = spec.key
         self.name = spec.name
@@ -52,6 +55,7 @@ class AwsAccountSource:
         self._roles = roles or RoleAudit()
         self._account_checks = account_checks
         self._sts_client_creator = sts_client_creator
+        self._org_root_management = org_root_management
         self._lock = threading.Lock()
         self._session: boto3.session.Session | None = None
         self._iam: Any = None
@@ -71,9 +75,12 @@ class AwsAccountSource:
         return self._call(fetch_roles)
 
     def fetch_facts(self) -> AccountFacts:
-        return self._call(
+        facts = self._call(
             lambda iam: fetch_account_facts(iam, self.account_id(), self.spec.partition)
         )
+        if self._org_root_management is None:
+            return facts
+        return facts._replace(org_root_management=self._org_root_management(facts.account_id))
 
     def fetch_details(self) -> AccountDetails:
         """Roles and account facts; each part fails on its own, recorded in ``errors``."""
