@@ -222,6 +222,14 @@ FLAGS: tuple[Flag, ...] = (
     Flag("organizations.central-root", "with Organizations discovery, read whether the "
          "organisation manages its members' root credentials (iam:ListOrganizationsFeatures); "
          "a member root without any credential then skips the root MFA checks"),
+    Flag("access-advisor.enabled", "run IAM Access Advisor jobs for each account's roles "
+         "(role_unused_services), on their own schedule"),
+    Flag("access-advisor.interval", "re-read a role's Access Advisor result when it is older "
+         "than this", _interval, "DURATION"),
+    Flag("access-advisor.jobs-per-account", "at most this many Access Advisor jobs per account "
+         "per run", _positive_int, "N"),
+    Flag("access-advisor.concurrency", "Access Advisor jobs running at once, all accounts "
+         "together", _positive_int, "N"),
 )  # fmt: skip
 
 _BY_NAME = {f.name: f for f in FLAGS}

@@ -31,7 +31,8 @@ from exporter.config import Config
 from exporter.config.accounts import AccountsConfig
 from exporter.config.settings import Settings
 from exporter.core.analyse import Analysis
-from exporter.core.central_root import apply_central_root
+from exporter.core.central_root import apply_central_root, withhold
+from exporter.core.checks.services import unknown_services
 from exporter.core.evaluate import evaluate_details, merge
 from exporter.core.findings import role_name
 from exporter.core.sharding import Shard
@@ -68,6 +69,8 @@ class AccountsWiring:
         self.series_limit = flags.metrics_finding_series_limit
         self._fixed = list(fixed)
         self.directory = None if fixed else (directory or self._directory(flags))
+        # IAM Access Advisor (access_advisor.py), when enabled: fed here, run on its own.
+        self.advisor: Any = None
         self.configured = len(self._fixed)
         self.discovery_error: str | None = None
         # The accounts whose roles and account facts are fetched, and the parts fetched:
@@ -119,10 +122,13 @@ class AccountsWiring:
         if isinstance(throttled, int):
             details = replace(details, throttled_total=throttled)
         analysis = state.analysis
+        roles = details.roles
+        if self.advisor is not None and roles is not None:
+            self.advisor.observe(state.account_id, source, roles)
+            roles = self.advisor.attach(state.account_id, roles)
         if analysis is not None:
-            found = evaluate_details(
-                state.account_id, details.roles, details.facts, self.config, now
-            )
+            found = evaluate_details(state.account_id, roles, details.facts, self.config, now)
+            found = withhold(found, unknown_services(roles, self.config.enabled_checks))
             # Checks whose roles or facts were never fetched are in found.not_evaluated:
             # the exposition leaves them out instead of exporting a clean 0.
             merged = merge(analysis.evaluation, found)

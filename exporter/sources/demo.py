@@ -13,7 +13,9 @@ accounts, each consistent with itself:
   still has a password: the root checks still apply.
 - ``demo-member`` is a member account whose root credentials the organisation
   removed (centralised root access): no password, no key, no MFA, and so no root
-  MFA finding; ``aws_iam_root_credentials_centrally_managed`` says why.
+  MFA finding; ``aws_iam_root_credentials_centrally_managed`` says why. Its roles
+  carry Access Advisor's answer, so ``role_unused_services`` has findings there (the
+  other accounts' roles have none yet: the check is not evaluated for them).
 
 Account- and role-level checks (``root_hardware_mfa_missing``, ``role_unused``)
 come from other IAM APIs, not from the report. ``demo_details`` derives those
@@ -30,12 +32,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 from exporter.core.exemptions import Exemption
-from exporter.core.records import AccountFacts, RoleRecord
+from exporter.core.records import AccountFacts, RoleRecord, ServiceUse
 from exporter.core.report import COLUMNS
 from exporter.sources.base import AccountDetails, FetchedReport
 
@@ -140,6 +142,9 @@ class DemoAccount:
     roles: tuple[tuple[str, str, int, int | None], ...]
     # AccountFacts.org_root_management: whether the organisation manages root centrally.
     org_root_management: bool | None = None
+    # Access Advisor's answer per role name: (service namespace, days since last access
+    # or None: never). Roles not listed have no answer (not read yet).
+    services: Mapping[str, tuple[tuple[str, int | None], ...]] = field(default_factory=dict)
 
 
 DEMO_PRODUCTION = DemoAccount(
@@ -186,6 +191,12 @@ DEMO_MEMBER = DemoAccount(
         ("migration-2023", "/", 550, 400),
     ),
     org_root_management=True,
+    # The report lambda may use four services but only reads S3 and writes SQS.
+    services={
+        "OrganizationAccountAccessRole": (("iam", 3), ("sts", 3)),
+        "nightly-report-lambda": (("s3", 1), ("sqs", 1), ("dynamodb", None), ("sns", 200)),
+        "migration-2023": (("s3", 400), ("dms", None)),
+    },
 )
 DEMO_ACCOUNTS = (DEMO_PRODUCTION, DEMO_SANDBOX, DEMO_MEMBER)
 # The main demo account (the README's examples and dashboards' default).
@@ -216,6 +227,7 @@ def demo_details(account: DemoAccount, now: datetime) -> AccountDetails:
             created=now - timedelta(days=created),
             last_used=None if used is None else now - timedelta(days=used),
             last_used_region=None if used is None else "eu-west-1",
+            services=_services(account, name, now),
         )
         for name, path, created, used in account.roles
     )
@@ -234,6 +246,16 @@ def demo_details(account: DemoAccount, now: datetime) -> AccountDetails:
         org_root_management=account.org_root_management,
     )
     return AccountDetails(aid, roles, facts)
+
+
+def _services(account: DemoAccount, role: str, now: datetime) -> tuple[ServiceUse, ...] | None:
+    listed = account.services.get(role)
+    if listed is None:
+        return None
+    return tuple(
+        ServiceUse(ns, ns.upper(), None if days is None else now - timedelta(days=days))
+        for ns, days in listed
+    )
 
 
 def demo_exemptions(today: date) -> tuple[tuple[str, Exemption], ...]:
