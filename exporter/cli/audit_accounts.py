@@ -21,6 +21,8 @@ from exporter.cli.progress import Progress
 from exporter.config import Config
 from exporter.config.flags import format_duration
 from exporter.core.analyse import read_report
+from exporter.core.central_root import apply_central_root, withhold
+from exporter.core.checks.services import unknown_services
 from exporter.core.evaluate import Evaluation, evaluate, evaluate_details, merge
 from exporter.core.records import CredentialReport
 from exporter.core.report import IncompleteReportError, ReportFormatError, require_complete
@@ -122,4 +124,11 @@ def audit_one(
     ]
     account_id = details.account_id or report.account_id
     extra = evaluate_details(account_id or "", details.roles, details.facts, config, now)
-    return AccountAudit(label, account_id, report, merge(evaluation, extra)), warnings
+    # audit runs no Access Advisor job: role_unused_services is not evaluated, unless the
+    # source reports services itself (the demo).
+    extra = withhold(extra, unknown_services(details.roles, config.enabled_checks))
+    merged = merge(evaluation, extra)
+    if config.settings.organizations_central_root:
+        # A centrally managed root lists its MFA checks in not_evaluated, with the reason.
+        merged, _ = apply_central_root(merged, details.facts, report, config.enabled_checks)
+    return AccountAudit(label, account_id, report, merged), warnings

@@ -190,7 +190,7 @@ FLAGS: tuple[Flag, ...] = (
          "every refresh; repeatable", str, "PATH", repeatable=True),
     Flag("report.allow-incomplete", "serve reports without the <root_account> row (moto, "
          "trimmed fixtures) without the root checks, instead of failing the refresh"),
-    Flag("demo", "serve two built-in synthetic accounts (no AWS, no network)"),
+    Flag("demo", "serve three built-in synthetic accounts (no AWS, no network)"),
     Flag("metrics.finding-series", "export aws_iam_finding, one series per finding"),
     Flag("metrics.finding-series-limit", "at most this many aws_iam_finding series; the "
          "rest are counted in aws_iam_finding_series_dropped", _count, "N"),
@@ -220,6 +220,17 @@ FLAGS: tuple[Flag, ...] = (
     Flag("report.max-bytes", "refuse a credential report larger than this, in bytes or "
          "with a unit (64MiB, 500KB); real reports of 5000 users are 1-2 MB",
          _byte_size, "SIZE"),
+    Flag("organizations.central-root", "with Organizations discovery, read whether the "
+         "organisation manages its members' root credentials (iam:ListOrganizationsFeatures); "
+         "a member root without any credential then skips the root MFA checks"),
+    Flag("access-advisor.enabled", "run IAM Access Advisor jobs for each account's roles "
+         "(role_unused_services), on their own schedule"),
+    Flag("access-advisor.interval", "re-read a role's Access Advisor result when it is older "
+         "than this", _interval, "DURATION"),
+    Flag("access-advisor.jobs-per-account", "at most this many Access Advisor jobs per account "
+         "per run", _positive_int, "N"),
+    Flag("access-advisor.concurrency", "Access Advisor jobs running at once, all accounts "
+         "together", _positive_int, "N"),
 )  # fmt: skip
 
 _BY_NAME = {f.name: f for f in FLAGS}

@@ -50,6 +50,14 @@ class Settings:
     # About 5000 users make 1-2 MB: far above any real report, far below what would
     # exhaust memory (parsing takes about 10x the report's size).
     report_max_bytes: int = 64 << 20
+    # Member accounts whose root Organizations manages (and that hold no root
+    # credential) skip root_mfa_disabled and root_hardware_mfa_missing.
+    organizations_central_root: bool = True
+    # IAM Access Advisor (role_unused_services): its own schedule, budget and concurrency.
+    access_advisor_enabled: bool = False
+    access_advisor_interval: timedelta = timedelta(hours=24)
+    access_advisor_jobs_per_account: int = 100
+    access_advisor_concurrency: int = 2
 
     @property
     def aws_call_deadline(self) -> timedelta:

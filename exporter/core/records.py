@@ -121,6 +121,15 @@ class FetchedReport(NamedTuple):
     generated_time: datetime | None
 
 
+class ServiceUse(NamedTuple):
+    """One service a principal's policies grant, from IAM Access Advisor."""
+
+    namespace: str  # e.g. "s3"
+    name: str  # e.g. "Amazon S3"
+    # None: not accessed within Access Advisor's tracking period.
+    last_authenticated: datetime | None = None
+
+
 class RoleRecord(NamedTuple):
     name: str
     arn: str
@@ -129,6 +138,9 @@ class RoleRecord(NamedTuple):
     # None: AWS has no record of use (never used, or not within its tracking window).
     last_used: datetime | None = None
     last_used_region: str | None = None
+    # The services its policies grant, with their last access (Access Advisor);
+    # None when Access Advisor has not reported on this role.
+    services: tuple[ServiceUse, ...] | None = None
 
 
 class AccountFacts(NamedTuple):
@@ -138,3 +150,8 @@ class AccountFacts(NamedTuple):
     root_virtual_mfa: bool
     summary: Mapping[str, int] = {}
     partition: str = "aws"
+    # Whether AWS Organizations manages this account's root credentials: True for a
+    # member account of an organisation with RootCredentialsManagement enabled, False
+    # when known otherwise (the feature off, the management account), None when unknown
+    # (no Organizations discovery, or the feature could not be read).
+    org_root_management: bool | None = None

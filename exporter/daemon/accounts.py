@@ -31,6 +31,8 @@ from exporter.config import Config
 from exporter.config.accounts import AccountsConfig
 from exporter.config.settings import Settings
 from exporter.core.analyse import Analysis
+from exporter.core.central_root import apply_central_root, withhold
+from exporter.core.checks.services import unknown_services
 from exporter.core.evaluate import evaluate_details, merge
 from exporter.core.findings import role_name
 from exporter.core.sharding import Shard
@@ -67,6 +69,8 @@ class AccountsWiring:
         self.series_limit = flags.metrics_finding_series_limit
         self._fixed = list(fixed)
         self.directory = None if fixed else (directory or self._directory(flags))
+        # IAM Access Advisor (access_advisor.py), when enabled: fed here, run on its own.
+        self.advisor: Any = None
         self.configured = len(self._fixed)
         self.discovery_error: str | None = None
         # The accounts whose roles and account facts are fetched, and the parts fetched:
@@ -86,7 +90,10 @@ class AccountsWiring:
         from exporter.sources.aws.directory import AccountDirectory
 
         settings = ClientSettings.from_settings(flags)
-        return AccountDirectory(self.accounts, self.shard, settings=settings)
+        return AccountDirectory(
+            self.accounts, self.shard, settings=settings,
+            central_root=flags.organizations_central_root,
+        )  # fmt: skip
 
     # -- the daemon's target list ---------------------------------------------------------
 
@@ -115,13 +122,23 @@ class AccountsWiring:
         if isinstance(throttled, int):
             details = replace(details, throttled_total=throttled)
         analysis = state.analysis
+        roles = details.roles
+        if self.advisor is not None and roles is not None:
+            self.advisor.observe(state.account_id, source, roles)
+            roles = self.advisor.attach(state.account_id, roles)
         if analysis is not None:
-            found = evaluate_details(
-                state.account_id, details.roles, details.facts, self.config, now
-            )
+            found = evaluate_details(state.account_id, roles, details.facts, self.config, now)
+            found = withhold(found, unknown_services(roles, self.config.enabled_checks))
             # Checks whose roles or facts were never fetched are in found.not_evaluated:
             # the exposition leaves them out instead of exporting a clean 0.
-            analysis = Analysis(analysis.report, merge(analysis.evaluation, found))
+            merged = merge(analysis.evaluation, found)
+            managed: bool | None = None
+            if self.config.settings.organizations_central_root:
+                merged, managed = apply_central_root(
+                    merged, details.facts, analysis.report, self.config.enabled_checks
+                )
+            details = replace(details, root_centrally_managed=managed)
+            analysis = Analysis(analysis.report, merged)
         return replace(state, analysis=analysis, details=details)
 
     def header(self) -> str:
@@ -156,6 +173,7 @@ class _AccountsCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from self._roles()
+        yield self._central_root()
         yield from self._health()
         yield from self._shard()
 
@@ -187,6 +205,19 @@ class _AccountsCollector(Collector):
         yield roles
         if self.wiring.finding_series:
             yield from (series, dropped)
+
+    def _central_root(self) -> Metric:
+        managed = _gauge(
+            "aws_iam_root_credentials_centrally_managed",
+            "1 when AWS Organizations manages the account's root credentials and root holds "
+            "none: root_mfa_disabled and root_hardware_mfa_missing do not apply; 0 when it "
+            "does not. Absent when it cannot be told.",
+        )
+        for state in self.accounts:
+            known = state.details.root_centrally_managed
+            if known is not None:
+                managed.add_metric([state.account_id], 1.0 if known else 0.0)
+        return managed
 
     def _health(self) -> Iterator[Metric]:
         details = CounterMetricFamily(

@@ -51,6 +51,8 @@ class Hooks:
     # Rendered with the process metrics at each scrape (counters that move between
     # refreshes, such as failed state saves).
     live_collectors: Sequence[Collector] = ()
+    # Background work on schedules of its own (start() with the refresh, stop() with it).
+    services: Sequence[Any] = ()
 
 
 class Daemon:
@@ -99,6 +101,7 @@ class Daemon:
         )
         self._http = ServerThread(listen, self.app, limits)
         self._scheduler: Any = None
+        self._services = list(hooks.services)
 
     @property
     def port(self) -> int:
@@ -145,6 +148,8 @@ class Daemon:
             if not self._stopped:
                 interval = self.settings.refresh_interval
                 self._scheduler = start_scheduler(self.refresher.tick, interval)
+                for service in self._services:
+                    service.start()
 
     def stop(self) -> None:
         with self._lifecycle:
@@ -152,6 +157,8 @@ class Daemon:
             scheduler = self._scheduler
         if scheduler is not None:
             scheduler.shutdown(wait=False)
+        for service in self._services:
+            service.stop()
         self._http.stop()
         if self._restoring is not None:
             # A restore still parsing is left to the process's end (a daemon thread).

@@ -34,6 +34,8 @@ def build_daemon(config: Config) -> Daemon:
     hooks = web_hooks(settings)
     hooks.state_hooks = [accounts.state_hook]
     hooks.header = accounts.header
+    if settings.access_advisor_enabled and accounts.directory is not None:
+        hooks = with_access_advisor(hooks, accounts, config)
     if settings.state_dir:
         hooks = with_state(hooks, settings.state_dir, config, options)
     try:
@@ -88,6 +90,18 @@ def web_hooks(settings: Settings) -> Hooks:
         headers=web.headers,
         ssl_context=web.ssl_context,
         live_collectors=(WebReloadCollector(web.reload_status),),
+    )
+
+
+def with_access_advisor(hooks: Hooks, accounts: AccountsWiring, config: Config) -> Hooks:
+    """IAM Access Advisor jobs on their own schedule, fed by the refresh's state hook."""
+    from exporter.daemon.access_advisor import AccessAdvisor
+
+    advisor = accounts.advisor = AccessAdvisor(config)
+    return replace(
+        hooks,
+        services=[*hooks.services, advisor],
+        live_collectors=[*hooks.live_collectors, advisor.collector()],
     )
 
 

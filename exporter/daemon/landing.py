@@ -320,6 +320,11 @@ def _detail_lines(details: DetailsState) -> list[str]:
         kind = "virtual" if details.facts.root_virtual_mfa else "hardware"
         root = f"root MFA: {kind}" if details.facts.root_mfa_enabled else "root MFA: none"
         lines.append(f"Account summary read ({root}).")
+    if details.root_centrally_managed:
+        lines.append(
+            "Root credentials are centrally managed by AWS Organizations: "
+            "root_mfa_disabled and root_hardware_mfa_missing do not apply."
+        )
     for part, reason, message in details.last_detail_errors:
         lines.append(f"Last {part} fetch failed: {reason} ({message}).")
     return lines

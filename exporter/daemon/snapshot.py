@@ -41,6 +41,9 @@ class DetailsState:
     )
     last_detail_errors: tuple[tuple[str, str, str], ...] = ()  # (part, reason, message)
     throttled_total: int = 0
+    # Whether Organizations manages root and root holds no credential (core.central_root):
+    # None when it cannot be told.
+    root_centrally_managed: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from typing import Any
 
 from exporter.config import Config
 from exporter.core.analyse import Analysis
+from exporter.core.central_root import withhold
 from exporter.core.checks import findings_of_scope
 from exporter.core.evaluate import Evaluation, evaluate, merge
 from exporter.core.exemptions import Exemption
@@ -126,7 +127,8 @@ class StoredAnalysis:
 
     def rebuild(self) -> Analysis:
         report = self.report
-        return Analysis(report, merge(evaluate(report, self.config, self.evaluated_at), self.added))
+        own = _withheld(evaluate(report, self.config, self.evaluated_at), self.added)
+        return Analysis(report, merge(own, self.added))
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, StoredAnalysis):
@@ -161,7 +163,7 @@ def store(
     ``base`` is the report parsed from ``content`` (zlib-compressed) and evaluated with
     ``config`` at ``now``; ``analysis`` is what the state hooks made of it. If they did
     more than append to its evaluation, ``analysis`` is kept whole."""
-    added = _appended(base.evaluation, analysis.evaluation)
+    added = _appended(_withheld(base.evaluation, analysis.evaluation), analysis.evaluation)
     if added is None or analysis.report is not base.report:
         return analysis
     return StoredAnalysis(
@@ -176,6 +178,13 @@ def store(
 
 # The fields merge concatenates; it unites not_evaluated, a mapping.
 _APPENDED_FIELDS = tuple(f for f in Evaluation._fields if f != "not_evaluated")
+
+
+def _withheld(base: Evaluation, final: Evaluation) -> Evaluation:
+    """``base`` without the findings of the checks ``final`` says were not evaluated: a
+    state hook may withhold report checks (core.central_root), which no append can say."""
+    gone = {f.check for f in (*base.findings, *base.exempted)} & set(final.not_evaluated)
+    return withhold(base, {cid: final.not_evaluated[cid] for cid in gone})
 
 
 def _appended(base: Evaluation, final: Evaluation) -> Evaluation | None:

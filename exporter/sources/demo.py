@@ -1,14 +1,21 @@
 """Built-in synthetic accounts for ``serve --demo``: no AWS, no network.
 
 Each report is written as a CSV in the real AWS format, with dates relative to
-the time of each fetch, and goes through the normal parser and checks. Two
+the time of each fetch, and goes through the normal parser and checks. Three
 accounts, each consistent with itself:
 
 - ``demo-production`` looks like a real, somewhat neglected account: people with
   and without MFA, CI and service users with old keys, leavers, and a root user
   without MFA whose access key is in use.
 - ``demo-sandbox`` is small and better kept: root has MFA, but only a virtual
-  device (an app), so ``root_hardware_mfa_missing`` is its root finding.
+  device (an app), so ``root_hardware_mfa_missing`` is its root finding. It is a
+  member of an organisation that manages root credentials centrally, but its root
+  still has a password: the root checks still apply.
+- ``demo-member`` is a member account whose root credentials the organisation
+  removed (centralised root access): no password, no key, no MFA, and so no root
+  MFA finding; ``aws_iam_root_credentials_centrally_managed`` says why. Its roles
+  carry Access Advisor's answer, so ``role_unused_services`` has findings there (the
+  other accounts' roles have none yet: the check is not evaluated for them).
 
 Account- and role-level checks (``root_hardware_mfa_missing``, ``role_unused``)
 come from other IAM APIs, not from the report. ``demo_details`` derives those
@@ -25,12 +32,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 from exporter.core.exemptions import Exemption
-from exporter.core.records import AccountFacts, RoleRecord
+from exporter.core.records import AccountFacts, RoleRecord, ServiceUse
 from exporter.core.report import COLUMNS
 from exporter.sources.base import AccountDetails, FetchedReport
 
@@ -116,10 +123,11 @@ def _sandbox_users() -> list[_User]:
 
 @dataclass(frozen=True)
 class DemoRoot:
-    """The root user. ``mfa``: "none", "virtual" or "hardware". Ages are in days."""
+    """The root user. ``mfa``: "none", "virtual" or "hardware". Ages are in days;
+    ``password_used`` None: root has no password (centrally managed)."""
 
     created: int
-    password_used: int
+    password_used: int | None
     mfa: str
     keys: tuple[KeySpec | None, KeySpec | None] = (None, None)
 
@@ -132,6 +140,11 @@ class DemoAccount:
     users: Callable[[], list[_User]]
     # (role name, path, days since creation, days since last use or None).
     roles: tuple[tuple[str, str, int, int | None], ...]
+    # AccountFacts.org_root_management: whether the organisation manages root centrally.
+    org_root_management: bool | None = None
+    # Access Advisor's answer per role name: (service namespace, days since last access
+    # or None: never). Roles not listed have no answer (not read yet).
+    services: Mapping[str, tuple[tuple[str, int | None], ...]] = field(default_factory=dict)
 
 
 DEMO_PRODUCTION = DemoAccount(
@@ -161,8 +174,31 @@ DEMO_SANDBOX = DemoAccount(
         ("sandbox-admin", "/", 300, 1),
         ("old-experiment-lambda", "/service-role/", 400, 210),
     ),
+    org_root_management=True,
 )
-DEMO_ACCOUNTS = (DEMO_PRODUCTION, DEMO_SANDBOX)
+DEMO_MEMBER = DemoAccount(
+    "345678901234",
+    "demo-member",
+    # Centralised root access: the organisation removed root's password and keys.
+    DemoRoot(created=600, password_used=None, mfa="none"),
+    lambda: [
+        _User("reporting-bot", 300, keys=((True, 60, 1),), path="/service/"),
+        _User("backup-agent", 500, keys=((True, 30, 0),), path="/service/"),
+    ],
+    (
+        ("OrganizationAccountAccessRole", "/", 600, 3),
+        ("nightly-report-lambda", "/service-role/", 500, 1),
+        ("migration-2023", "/", 550, 400),
+    ),
+    org_root_management=True,
+    # The report lambda may use four services but only reads S3 and writes SQS.
+    services={
+        "OrganizationAccountAccessRole": (("iam", 3), ("sts", 3)),
+        "nightly-report-lambda": (("s3", 1), ("sqs", 1), ("dynamodb", None), ("sns", 200)),
+        "migration-2023": (("s3", 400), ("dms", None)),
+    },
+)
+DEMO_ACCOUNTS = (DEMO_PRODUCTION, DEMO_SANDBOX, DEMO_MEMBER)
 # The main demo account (the README's examples and dashboards' default).
 DEMO_ACCOUNT_ID = DEMO_PRODUCTION.account_id
 DEMO_ACCOUNT_NAME = DEMO_PRODUCTION.name
@@ -191,6 +227,7 @@ def demo_details(account: DemoAccount, now: datetime) -> AccountDetails:
             created=now - timedelta(days=created),
             last_used=None if used is None else now - timedelta(days=used),
             last_used_region=None if used is None else "eu-west-1",
+            services=_services(account, name, now),
         )
         for name, path, created, used in account.roles
     )
@@ -200,9 +237,25 @@ def demo_details(account: DemoAccount, now: datetime) -> AccountDetails:
         aid,
         root_mfa_enabled=mfa,
         root_virtual_mfa=account.root.mfa == "virtual",
-        summary={"AccountMFAEnabled": int(mfa), "AccountAccessKeysPresent": int(keys)},
+        summary={
+            "AccountMFAEnabled": int(mfa),
+            "AccountAccessKeysPresent": int(keys),
+            "AccountPasswordPresent": int(account.root.password_used is not None),
+            "AccountSigningCertificatesPresent": 0,
+        },
+        org_root_management=account.org_root_management,
     )
     return AccountDetails(aid, roles, facts)
+
+
+def _services(account: DemoAccount, role: str, now: datetime) -> tuple[ServiceUse, ...] | None:
+    listed = account.services.get(role)
+    if listed is None:
+        return None
+    return tuple(
+        ServiceUse(ns, ns.upper(), None if days is None else now - timedelta(days=days))
+        for ns, days in listed
+    )
 
 
 def demo_exemptions(today: date) -> tuple[tuple[str, Exemption], ...]:
@@ -234,7 +287,8 @@ def _root_row(account: DemoAccount, now: datetime) -> list[str]:
     root = account.root
     return [
         "<root_account>", f"arn:aws:iam::{account.account_id}:root", _iso(now, root.created),
-        NOT_SUPPORTED, _iso(now, root.password_used), NOT_SUPPORTED, NOT_SUPPORTED,
+        NOT_SUPPORTED, NA if root.password_used is None else _iso(now, root.password_used),
+        NOT_SUPPORTED, NOT_SUPPORTED,
         "false" if root.mfa == "none" else "true",
         *_key_cells(root.keys[0], now, region="us-east-1"),
         *_key_cells(root.keys[1], now, region="us-east-1"),

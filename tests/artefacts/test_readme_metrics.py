@@ -25,7 +25,13 @@ ORGANIZATIONS_ONLY = {
 }
 # Exported only with --state.dir, which the demo scrape does not use.
 STATE_DIR_ONLY = {"aws_iam_exporter_state_save_errors_total"}
-NOT_IN_DEMO = ORGANIZATIONS_ONLY | STATE_DIR_ONLY
+# The Access Advisor pipeline runs for AWS accounts only (the demo's roles carry its answer).
+ACCESS_ADVISOR_ONLY = {
+    f"aws_iam_exporter_access_advisor_{name}"
+    for name in ("jobs_started_total", "jobs_completed_total", "jobs_failed_total",
+                 "principals_pending")
+}  # fmt: skip
+NOT_IN_DEMO = ORGANIZATIONS_ONLY | STATE_DIR_ONLY | ACCESS_ADVISOR_ONLY
 _DECLARED = re.compile(
     r"\b(_gauge|GaugeMetricFamily|CounterMetricFamily|InfoMetricFamily)\(\s*\"(aws_iam_\w+)\""
 )
@@ -71,6 +77,15 @@ def test_the_table_lists_every_family_the_code_declares() -> None:
     assert "aws_iam_exporter_refresh_errors_total" in declared
     assert "aws_iam_exporter_build_info" in declared
     assert set(readme_table()) == declared
+
+
+def test_access_advisor_only_families_say_so() -> None:
+    rows = readme_table()
+    assert (
+        "only with `--access-advisor.enabled`"
+        in rows["aws_iam_exporter_access_advisor_jobs_started_total"][1]
+    )
+    assert set(rows) >= ACCESS_ADVISOR_ONLY
 
 
 def test_organizations_only_families_say_so() -> None:

@@ -104,7 +104,7 @@ def test_the_configuration_knows_the_new_checks(seen: Seen) -> None:
 
 
 def test_the_scope_helpers_list_the_new_checks(seen: Seen) -> None:
-    assert ids_of_scope("role") == ("role_unused", new_id("role"))
+    assert ids_of_scope("role") == ("role_unused", "role_unused_services", new_id("role"))
     assert ids_of_scope("account") == ("root_hardware_mfa_missing", new_id("account"))
     assert ids_of_scope("user")[-1] == new_id("user")
     found = evaluate_details(ACCOUNT, ROLES, FACTS, Config(), AS_OF).findings

@@ -83,6 +83,7 @@ def test_role_and_account_checks_not_fetched_are_not_evaluated() -> None:
     assert dict(neither.not_evaluated) == {
         "root_hardware_mfa_missing": NO_ACCOUNT_FACTS,
         "role_unused": NO_ROLES,
+        "role_unused_services": NO_ROLES,
     }
     roles_only = evaluate_details("1", (), None, CONFIG, AS_OF)
     assert list(roles_only.not_evaluated) == ["root_hardware_mfa_missing"]
@@ -92,7 +93,7 @@ def test_merge_keeps_every_check_not_evaluated() -> None:
     incomplete = evaluate(parse_report(report(user_row("a"))), CONFIG, AS_OF)
     details = evaluate_details("1", None, None, CONFIG, AS_OF)
     merged = merge(incomplete, details)
-    details_checks = {"role_unused", "root_hardware_mfa_missing"}
+    details_checks = {"role_unused", "role_unused_services", "root_hardware_mfa_missing"}
     assert set(merged.not_evaluated) == set(ROOT_CHECKS) | details_checks
     assert dict(merge().not_evaluated) == {}
 

@@ -24,6 +24,7 @@ from exporter.sources.demo import (
     DEMO_ACCOUNT_ID,
     DEMO_ACCOUNT_NAME,
     DEMO_ACCOUNTS,
+    DEMO_MEMBER,
     DEMO_PRODUCTION,
     DEMO_SANDBOX,
     DemoSource,
@@ -151,6 +152,8 @@ def test_demo_has_role_and_account_findings() -> None:
         (DEMO_PRODUCTION.account_id, "legacy-etl-runner"),
         (DEMO_PRODUCTION.account_id, "vendor-audit-readonly"),
         (DEMO_SANDBOX.account_id, "old-experiment-lambda"),
+        (DEMO_MEMBER.account_id, "migration-2023"),  # role_unused and role_unused_services
+        (DEMO_MEMBER.account_id, "nightly-report-lambda"),  # role_unused_services
     }
     assert sample_value(samples, "aws_iam_roles", **prod) == 5
     assert sample_value(samples, "aws_iam_roles", **sandbox) == 3

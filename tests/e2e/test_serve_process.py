@@ -19,7 +19,7 @@ from moto.server import ThreadedMotoServer
 from exporter import __version__
 from exporter.core.checks import CATALOGUE
 from exporter.daemon.build_info import python_version, revision
-from exporter.sources.demo import DEMO_ACCOUNTS, DEMO_PRODUCTION, DEMO_SANDBOX
+from exporter.sources.demo import DEMO_ACCOUNTS, DEMO_MEMBER, DEMO_PRODUCTION, DEMO_SANDBOX
 from tests.support.exporter_process import (
     ExporterProcess,
     Samples,
@@ -125,11 +125,18 @@ def test_demo_serves_every_check() -> None:
     for lab, v in s["aws_iam_findings"]:
         found.setdefault(lab["account_id"], {})[lab["check"]] = v
     assert set(found) == {a.account_id for a in DEMO_ACCOUNTS}
-    for counts in found.values():
-        assert set(counts) == {c.id for c in CATALOGUE}
+    # Each account has every check but those that do not apply to it: the member's root is
+    # centrally managed; only the member's roles have Access Advisor's answer.
+    member = {"root_mfa_disabled", "root_hardware_mfa_missing"}
+    for aid, counts in found.items():
+        absent = member if aid == DEMO_MEMBER.account_id else {"role_unused_services"}
+        assert set(counts) == {c.id for c in CATALOGUE} - absent, aid
+    managed = {lab["account_id"]: v for lab, v in s["aws_iam_root_credentials_centrally_managed"]}
+    assert managed == {DEMO_MEMBER.account_id: 1, DEMO_SANDBOX.account_id: 0}
+    assert "Root credentials are centrally managed by AWS Organizations" in page
     # Every check, report-, account- and role-level, finds something in some account.
     for spec in CATALOGUE:
-        assert sum(counts[spec.id] for counts in found.values()) >= 1, spec.id
+        assert sum(counts.get(spec.id, 0) for counts in found.values()) >= 1, spec.id
     # Root without MFA in production; root with a virtual MFA device in the sandbox.
     assert found[DEMO_PRODUCTION.account_id]["root_mfa_disabled"] == 1
     assert found[DEMO_PRODUCTION.account_id]["root_hardware_mfa_missing"] == 0

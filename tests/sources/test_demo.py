@@ -11,6 +11,7 @@ import pytest
 
 from exporter.config import Config
 from exporter.core.analyse import Analysis, analyse
+from exporter.core.central_root import root_centrally_managed
 from exporter.core.checks import CATALOGUE
 from exporter.core.evaluate import evaluate_details
 from exporter.core.records import ROOT_USER
@@ -18,6 +19,7 @@ from exporter.core.report import COLUMNS, parse_report
 from exporter.sources.demo import (
     DEMO_ACCOUNT_ID,
     DEMO_ACCOUNTS,
+    DEMO_MEMBER,
     DEMO_PRODUCTION,
     DEMO_SANDBOX,
     DemoAccount,
@@ -43,9 +45,10 @@ def all_findings(account: DemoAccount, when: datetime = NOW) -> Counter[str]:
     return report_findings(account, when)[1] + account_findings(account, when)
 
 
-def test_two_accounts_with_distinct_ids_and_names() -> None:
-    assert [a.account_id for a in DEMO_ACCOUNTS] == ["123456789012", "210987654321"]
-    assert [a.name for a in DEMO_ACCOUNTS] == ["demo-production", "demo-sandbox"]
+def test_three_accounts_with_distinct_ids_and_names() -> None:
+    ids = [a.account_id for a in DEMO_ACCOUNTS]
+    assert ids == ["123456789012", "210987654321", "345678901234"]
+    assert [a.name for a in DEMO_ACCOUNTS] == ["demo-production", "demo-sandbox", "demo-member"]
     assert DEMO_PRODUCTION.account_id == DEMO_ACCOUNT_ID
 
 
@@ -138,3 +141,15 @@ def test_each_account_has_used_and_unused_roles() -> None:
         assert account_findings(account)["role_unused"] >= 1
         used = [r for r in account.roles if r[3] is not None and r[3] <= 90]
         assert used, account.name
+
+
+def test_the_member_account_root_is_centrally_managed_and_the_sandbox_not() -> None:
+    """The member's root has no password, key nor MFA; the sandbox is in the same kind of
+    organisation but its root still has a password, so its root checks stay."""
+    managed = {}
+    for account in DEMO_ACCOUNTS:
+        analysis, _ = report_findings(account)
+        details = demo_details(account, NOW)
+        managed[account.name] = root_centrally_managed(details.facts, analysis.report)
+    assert managed == {"demo-production": None, "demo-sandbox": False, "demo-member": True}
+    assert report_findings(DEMO_MEMBER)[1]["root_mfa_disabled"] == 1  # before withholding

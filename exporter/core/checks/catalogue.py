@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from exporter.core.checks import account, report, roles
+from exporter.core.checks import account, report, roles, services
 from exporter.core.checks.spec import CheckSpec
 from exporter.core.findings import Finding
 
@@ -102,6 +102,12 @@ CATALOGUE: tuple[CheckSpec[Any], ...] = (
         "A role nobody assumes keeps its trust policy and permissions: attack surface "
         "with no benefit. Delete roles unused for a long time.",
         "role", {"max_idle_days": 90}, fn=roles.role_unused,
+    ),
+    CheckSpec(
+        "role_unused_services", "low", "Role grants services it does not use", "-",
+        "Permissions a role never exercises only widen what a stolen session can do. "
+        "IAM Access Advisor shows which granted services went unused: remove them.",
+        "role", {"max_idle_days": 90}, fn=services.role_unused_services,
     ),
 )  # fmt: skip
 

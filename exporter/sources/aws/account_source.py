@@ -19,7 +19,8 @@ import botocore.session
 
 from exporter.config.accounts import AccountSpec
 from exporter.core.policy import RoleAudit
-from exporter.core.records import AccountFacts, RoleRecord
+from exporter.core.records import AccountFacts, RoleRecord, ServiceUse
+from exporter.sources.aws.access_advisor import poll_job, start_job
 from exporter.sources.aws.account_facts import fetch_account_facts
 from exporter.sources.aws.assume_role import ClientCreator, assume_role_session, ensure_credentials
 from exporter.sources.aws.clients import ClientSettings, make_client
@@ -42,7 +43,10 @@ class AwsAccountSource:
         roles: RoleAudit | None = None,
         account_checks: bool = True,
         sts_client_creator: ClientCreator | None = None,
+        org_root_management: Callable[[str], bool | None] | None = None,
     ) -> None:
+        """``org_root_management``: whether Organizations manages an account's root
+        credentials (the directory's last read), copied into the account's facts."""
         self.spec = spec
         self.key = spec.key
         self.name = spec.name
@@ -52,6 +56,7 @@ class AwsAccountSource:
         self._roles = roles or RoleAudit()
         self._account_checks = account_checks
         self._sts_client_creator = sts_client_creator
+        self._org_root_management = org_root_management
         self._lock = threading.Lock()
         self._session: boto3.session.Session | None = None
         self._iam: Any = None
@@ -71,9 +76,20 @@ class AwsAccountSource:
         return self._call(fetch_roles)
 
     def fetch_facts(self) -> AccountFacts:
-        return self._call(
+        facts = self._call(
             lambda iam: fetch_account_facts(iam, self.account_id(), self.spec.partition)
         )
+        if self._org_root_management is None:
+            return facts
+        return facts._replace(org_root_management=self._org_root_management(facts.account_id))
+
+    def start_access_advisor_job(self, arn: str) -> str:
+        """Start an Access Advisor job for ``arn``; its id (failures classified)."""
+        return self._call(lambda iam: start_job(iam, arn))
+
+    def poll_access_advisor_job(self, job_id: str) -> tuple[ServiceUse, ...] | None:
+        """The job's services, None while it runs (failures classified)."""
+        return self._call(lambda iam: poll_job(iam, job_id))
 
     def fetch_details(self) -> AccountDetails:
         """Roles and account facts; each part fails on its own, recorded in ``errors``."""

@@ -25,7 +25,12 @@ from exporter.sources.aws.account_source import AwsAccountSource
 from exporter.sources.aws.assume_role import ClientCreator, assume_role_session, ensure_credentials
 from exporter.sources.aws.clients import ClientSettings, make_client
 from exporter.sources.aws.errors import classify
-from exporter.sources.aws.organizations import discover_accounts
+from exporter.sources.aws.org_features import (
+    OrgRootManagement,
+    management_account,
+    root_credentials_management,
+)
+from exporter.sources.aws.organizations import active_accounts, discover_accounts
 from exporter.sources.base import FetchedReport, ReportSource, SourceError
 
 log = logging.getLogger("exporter.accounts")
@@ -46,12 +51,20 @@ class AccountDirectory:
         org_client: Any = None,
         sts_client_creator: Callable[[AccountSpec], ClientCreator | None] | None = None,
         settings: ClientSettings | None = None,
+        org_iam_client: Any = None,
+        central_root: bool = True,
     ) -> None:
+        """``central_root``: read whether Organizations manages the members' root
+        credentials (``iam:ListOrganizationsFeatures``) at each discovery."""
         self.cfg = cfg
         self.settings = settings or ClientSettings()
         self.shard = shard or Shard()
         self._base = base or botocore.session.Session()
         self._org_client = org_client
+        self._org_iam_client = org_iam_client
+        self._management_session: boto3.session.Session | None = None
+        self.central_root = central_root
+        self.root_management: OrgRootManagement | None = None  # last good read
         self._sts_for = sts_client_creator or (lambda spec: None)
         self._discovered: list[AccountSpec] | None = None  # last good discovery
         self._sources: dict[AccountSpec, AwsAccountSource] = {}
@@ -76,6 +89,7 @@ class AccountDirectory:
                     self.cfg.roles,
                     self.cfg.account_checks,
                     self._sts_for(spec),
+                    self.root_status,
                 )
                 self._sources[spec] = src
             return src
@@ -83,7 +97,9 @@ class AccountDirectory:
     def _discover(self) -> SourceError | None:
         self.discovery_attempts += 1
         try:
-            self._discovered = discover_accounts(self._org(), self.cfg.organizations)  # type: ignore[arg-type]
+            org = self._org()
+            listed = active_accounts(org)
+            self._discovered = discover_accounts(org, self.cfg.organizations, listed)  # type: ignore[arg-type]
         except Exception as err:
             self.discovery_failures += 1
             failure = classify(err)
@@ -92,10 +108,47 @@ class AccountDirectory:
             log.warning("account discovery failed (%s), keeping the last good list (%s): %s",
                         failure.reason, kept, failure)  # fmt: skip
             return SourceError(failure.reason, f"Organizations discovery failed: {failure}")
+        if self.central_root:
+            self._read_root_management(listed)
         return None
+
+    def root_status(self, account_id: str) -> bool | None:
+        """Whether Organizations manages ``account_id``'s root (``AccountFacts``)."""
+        known = self.root_management
+        return None if known is None else known.status(account_id)
+
+    def _read_root_management(self, listed: list[dict[str, Any]]) -> None:
+        # A failure keeps the last good answer: without one, root checks run as usual.
+        try:
+            enabled = root_credentials_management(self._org_iam())
+        except Exception as err:
+            failure = classify(err)
+            log.warning("cannot read the organisation's root credentials management (%s), "
+                        "root checks run as usual where it was never read: %s",
+                        failure.reason, failure)  # fmt: skip
+            return
+        members = frozenset(str(a["Id"]) for a in listed)
+        self.root_management = OrgRootManagement(enabled, management_account(listed), members)
 
     def _org(self) -> Any:
         if self._org_client is None:
+            org = self.cfg.organizations
+            assert org is not None
+            settings = replace(self.settings, region=org.region)
+            self._org_client = make_client("organizations", self._management(), settings)
+        return self._org_client
+
+    def _org_iam(self) -> Any:
+        if self._org_iam_client is None:
+            org = self.cfg.organizations
+            assert org is not None
+            settings = replace(self.settings, region=org.region)
+            self._org_iam_client = make_client("iam", self._management(), settings)
+        return self._org_iam_client
+
+    def _management(self) -> boto3.session.Session:
+        """The session of the management (or delegated-admin) account, made once."""
+        if self._management_session is None:
             org = self.cfg.organizations
             assert org is not None
             settings = replace(self.settings, region=org.region)
@@ -106,8 +159,8 @@ class AccountDirectory:
                     org.external_id,
                 )  # fmt: skip
                 ensure_credentials(session, org.management_role_arn)
-            self._org_client = make_client("organizations", session, settings)
-        return self._org_client
+            self._management_session = session
+        return self._management_session
 
 
 class _Failed:
@@ -130,7 +183,10 @@ def account_sources(config: Config, shard: Shard | None = None) -> list[tuple[st
     """(label, source) of every configured account this shard owns, for ``audit``.
     A failed discovery appears as one failing source, so it is listed with the rest."""
     directory = AccountDirectory(
-        config.accounts, shard, settings=ClientSettings.from_settings(config.settings)
+        config.accounts,
+        shard,
+        settings=ClientSettings.from_settings(config.settings),
+        central_root=config.settings.organizations_central_root,
     )
     resolved = directory.refresh()
     out: list[tuple[str, ReportSource]] = [

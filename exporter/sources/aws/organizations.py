@@ -15,8 +15,12 @@ from typing import Any
 from exporter.config.accounts import AccountSpec, OrganizationsSpec
 
 
-def discover_accounts(org: Any, spec: OrganizationsSpec) -> list[AccountSpec]:
-    accounts = {a["Id"]: str(a.get("Name") or a["Id"]) for a in active_accounts(org)}
+def discover_accounts(
+    org: Any, spec: OrganizationsSpec, listed: list[dict[str, Any]] | None = None
+) -> list[AccountSpec]:
+    """``listed``: the result of ``active_accounts`` when the caller has it already."""
+    listed = active_accounts(org) if listed is None else listed
+    accounts = {a["Id"]: str(a.get("Name") or a["Id"]) for a in listed}
     ids = set(accounts)
     if spec.include_accounts or spec.include_ous:
         ids &= set(spec.include_accounts) | accounts_under(org, spec.include_ous)

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from exporter.sources.demo import DEMO_PRODUCTION, DEMO_SANDBOX
+from exporter.sources.demo import DEMO_ACCOUNTS, DEMO_PRODUCTION, DEMO_SANDBOX
 from tests.artefacts.rules.promql import (
     DASHBOARD_FILES,
     GRAFANA_BUILTINS,
@@ -146,7 +146,7 @@ def _demo_values(prom: PrometheusServer, path: Path) -> dict[str, str]:
 def test_dashboard_variables_list_the_job_and_every_account(stack: Stack, path: Path) -> None:
     found = _variable_values(stack.prom, path)
     assert found["job"] == [DEFAULT_JOB]
-    expected = [DEMO_ACCOUNT, SANDBOX_ACCOUNT, stack.broken_account]
+    expected = [*(a.account_id for a in DEMO_ACCOUNTS), stack.broken_account]
     assert sorted(found["account_id"]) == sorted(expected)
 
 
