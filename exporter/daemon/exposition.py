@@ -120,14 +120,26 @@ def render(
     registry.register(SnapshotCollector(accounts, config, options, pending, exemptions))
     for make in options.collectors:
         registry.register(make(accounts))
-    text = generate_latest(registry)
-    openmetrics = bytes(om.generate_latest(registry)).removesuffix(_EOF)  # type: ignore[no-untyped-call]
+    # Collected once for both formats: collecting costs as much as formatting.
+    collected = _Collected(list(registry.collect()))
+    text = generate_latest(collected)
+    openmetrics = bytes(om.generate_latest(collected)).removesuffix(_EOF)  # type: ignore[no-untyped-call]
     return Exposition(
         text=text,
         text_gzip=_gzip(text),
         openmetrics=openmetrics,
         openmetrics_gzip=_gzip(openmetrics),
     )
+
+
+class _Collected(Collector):
+    """Metric families collected already; the formatters only read them."""
+
+    def __init__(self, metrics: list[Metric]) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self.metrics)
 
 
 _LEVEL = 6
@@ -470,21 +482,25 @@ class SnapshotCollector(Collector):
             "Findings left out of aws_iam_finding by the series limit.",
         )
         label = self.options.user_label
-        limit = self.options.finding_series_limit
         left_out: Counter[str] = Counter()
-        kept = 0
         # Findings without a user (role findings) are not in the summaries' series:
         # they go to aws_iam_role_finding (exporter/daemon/accounts.py).
-        for entry, state in _ranked(self.analysed):
+        merged = _Ranked(self.analysed)
+        kept = 0
+        limit = self.options.finding_series_limit
+        for entry, state in merged if limit > 0 else ():
             user = label(entry[3])
             if user is None:
-                continue
-            if kept >= limit:
-                left_out[state.account_id] += 1
                 continue
             key = "" if entry[4] is None else str(entry[4])
             series.add_metric([state.account_id, entry[2], series_severity(entry), user, key], 1)
             kept += 1
+            if kept >= limit:
+                break
+        # What the merge did not reach is left out: counted per account, not ranked.
+        for index, (state, summary) in enumerate(self.analysed):
+            rest = summary.series[merged.consumed[index] :]
+            left_out[state.account_id] += _labelled(rest, label)
         for state, _ in self.analysed:
             dropped.add_metric([state.account_id], left_out.get(state.account_id, 0))
         yield from (series, dropped)
@@ -538,16 +554,37 @@ def with_zeros(counts: Mapping[K, int], known: Iterable[K]) -> list[tuple[K, int
     return sorted(every.items())
 
 
-def _ranked(
-    analysed: Sequence[tuple[AccountState, AnalysisSummary]],
-) -> Iterator[tuple[SeriesEntry, AccountState]]:
+class _Ranked:
     """Every account's series in ``Finding.sort_key`` order, as one stable sort of them
     all would give: each account's are sorted already, and ``heapq.merge`` keeps the
-    accounts' order on ties. No list of every finding is built."""
-    return heapq.merge(
-        *(zip(summary.series, repeat(state), strict=False) for state, summary in analysed),
-        key=lambda pair: series_order(pair[0]),
-    )
+    accounts' order on ties. No list of every finding is built; ``consumed[i]`` counts
+    the entries taken from account ``i``, so the merge can stop at the series limit."""
+
+    def __init__(self, analysed: Sequence[tuple[AccountState, AnalysisSummary]]) -> None:
+        self.consumed = [0] * len(analysed)
+        self._merged = heapq.merge(
+            *(
+                zip(summary.series, repeat(index), repeat(state), strict=False)
+                for index, (state, summary) in enumerate(analysed)
+            ),
+            key=lambda entry: series_order(entry[0]),
+        )
+
+    def __iter__(self) -> Iterator[tuple[SeriesEntry, AccountState]]:
+        consumed = self.consumed
+        for entry, index, state in self._merged:
+            consumed[index] += 1
+            yield entry, state
+
+
+def _labelled(entries: Sequence[SeriesEntry], label: UserLabel) -> int:
+    """How many of ``entries`` have a ``user`` label (the others have no series)."""
+    every = getattr(label, "per_user_series", None)  # a UserLabeler says it at once
+    if label is identity or every is True:
+        return len(entries)
+    if every is False:
+        return 0
+    return sum(1 for entry in entries if label(entry[3]) is not None)
 
 
 def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricFamily:
