@@ -41,6 +41,7 @@ from prometheus_client.core import (
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.openmetrics import exposition as om
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
 from exporter import __version__
 from exporter.config import Config
@@ -121,9 +122,9 @@ def render(
     for make in options.collectors:
         registry.register(make(accounts))
     # Collected once for both formats: collecting costs as much as formatting.
-    collected = _Collected(list(registry.collect()))
-    text = generate_latest(collected)
-    openmetrics = bytes(om.generate_latest(collected)).removesuffix(_EOF)  # type: ignore[no-untyped-call]
+    metrics = list(registry.collect())
+    text = _formatted(metrics, generate_latest)
+    openmetrics = _formatted(metrics, _openmetrics)
     return Exposition(
         text=text,
         text_gzip=_gzip(text),
@@ -140,6 +141,88 @@ class _Collected(Collector):
 
     def collect(self) -> Iterator[Metric]:
         return iter(self.metrics)
+
+
+Formatter = Callable[[Collector], bytes]
+
+
+def _openmetrics(collected: Collector) -> bytes:
+    return bytes(om.generate_latest(collected)).removesuffix(_EOF)  # type: ignore[no-untyped-call]
+
+
+_SERIES_LABELS = ("account_id", "check", "severity", "user", "key")
+SeriesRow = tuple[str, str, str, str, str]  # the values of _SERIES_LABELS
+
+
+class FindingSeries(GaugeMetricFamily):
+    """``aws_iam_finding``, its samples kept as rows of label values.
+
+    Formatting 50k samples one by one in prometheus_client costs most of a rendering,
+    so ``render`` writes these rows through a line template taken from the
+    formatter itself (``_line_template``): the same bytes. ``samples`` is built
+    from the rows only for a reader of the family (a test, a registry)."""
+
+    def __init__(self, documentation: str) -> None:
+        self.rows: list[SeriesRow] = []
+        super().__init__("aws_iam_finding", documentation, labels=list(_SERIES_LABELS))
+
+    @property
+    def samples(self) -> list[Sample]:
+        labels = self._labelnames
+        return [
+            Sample(self.name, dict(zip(labels, row, strict=True)), 1, None) for row in self.rows
+        ]
+
+    @samples.setter
+    def samples(self, value: list[Sample]) -> None:  # Metric.__init__ sets []
+        if value:
+            raise ValueError("aws_iam_finding takes rows (add_row), not samples")
+
+    def add_row(self, row: SeriesRow) -> None:
+        self.rows.append(row)
+
+
+def _formatted(metrics: Sequence[Metric], formatter: Formatter) -> bytes:
+    """``formatter`` over ``metrics``, the rows of a ``FindingSeries`` written by template."""
+    parts: list[bytes] = []
+    batch: list[Metric] = []
+    for metric in metrics:
+        if not isinstance(metric, FindingSeries):
+            batch.append(metric)
+            continue
+        parts.append(formatter(_Collected(batch)))
+        batch = []
+        head = GaugeMetricFamily(metric.name, metric.documentation, labels=list(_SERIES_LABELS))
+        parts.append(formatter(_Collected([head])))  # HELP and TYPE: no samples
+        template = _line_template(formatter)
+        parts.append(
+            "".join([template.format(*map(_escaped, row)) for row in metric.rows]).encode()
+        )
+    parts.append(formatter(_Collected(batch)))
+    return b"".join(parts)
+
+
+_TOKENS = tuple(f"T{n}Q{n}T" for n in range(len(_SERIES_LABELS)))
+
+
+def _line_template(formatter: Formatter) -> str:
+    """The formatter's line for one aws_iam_finding sample, ``{0}``..``{4}`` where the
+    label values of ``_SERIES_LABELS`` go."""
+    probe = GaugeMetricFamily("aws_iam_finding", "-", labels=list(_SERIES_LABELS))
+    probe.add_metric(list(_TOKENS), 1)
+    text = formatter(_Collected([probe])).decode()
+    line = next(x for x in text.splitlines(keepends=True) if not x.startswith("#"))
+    template = line.replace("{", "{{").replace("}", "}}")
+    for n, token in enumerate(_TOKENS):
+        template = template.replace(token, f"{{{n}}}")
+    return template
+
+
+def _escaped(value: str) -> str:
+    """A label value as both formats write it (backslash, newline, double quote)."""
+    if "\\" in value or "\n" in value or '"' in value:
+        return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+    return value
 
 
 _LEVEL = 6
@@ -472,11 +555,7 @@ class SnapshotCollector(Collector):
     def _finding_series(self) -> Iterator[Metric]:
         if not self.options.finding_series:
             return
-        series = _gauge(
-            "aws_iam_finding",
-            self._help("One series per finding (value 1), for drill-down."),
-            ["account_id", "check", "severity", "user", "key"],
-        )
+        series = FindingSeries(self._help("One series per finding (value 1), for drill-down."))
         dropped = _gauge(
             "aws_iam_finding_series_dropped",
             "Findings left out of aws_iam_finding by the series limit.",
@@ -493,7 +572,7 @@ class SnapshotCollector(Collector):
             if user is None:
                 continue
             key = "" if entry[4] is None else str(entry[4])
-            series.add_metric([state.account_id, entry[2], series_severity(entry), user, key], 1)
+            series.add_row((state.account_id, entry[2], series_severity(entry), user, key))
             kept += 1
             if kept >= limit:
                 break
