@@ -254,9 +254,12 @@ class Refresher:
         return state
 
     def _accept(self, target: AccountTarget, result: _Result) -> None:
+        # An account's first data is news: served within a gap, not at the round's end.
+        new = result.state is not None and result.state.analysis is not None
+        news = new and self._table.state_for(result.account_id, target.name).analysis is None
         self._table.accept(target, result.account_id, result.state, result.reason,
                            result.message, self.now())  # fmt: skip
-        self.publisher.changed()
+        self.publisher.changed(news=news)
         self._ended(target.key, failed=result.reason is not None)
 
     def _ended(self, key: str, failed: bool, counted: bool = True) -> None:
