@@ -206,6 +206,17 @@ def run(quick: bool) -> list[Result]:
     ]  # fmt: skip
 
 
+def _wait_for_accounts(port: int, accounts: int, timeout: float = 600.0) -> None:
+    """Until ``/metrics`` serves data of ``accounts`` accounts."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as resp:
+            if resp.read().count(b"\naws_iam_users{") >= accounts:
+                return
+        time.sleep(0.5)
+    raise RuntimeError(f"the exporter did not serve {accounts} accounts within {timeout:g}s")
+
+
 ORG_CLIENTS = 4
 ORG_TARGET_P99_MS = 20.0
 
@@ -222,6 +233,7 @@ def _organisation(tmp: Path, quick: bool) -> list[Result]:
         path.write_bytes(generate_report(users, seed=int(account), account_id=account))
         reports.append(path)
     with serving(reports, "1h") as port:
+        _wait_for_accounts(port, accounts)  # ready comes before the round's last rendering
         idle = scrape_concurrently(port, seconds, clients=ORG_CLIENTS)
     with serving(reports, "1s") as port:
         busy = scrape_concurrently(port, seconds, clients=ORG_CLIENTS)
