@@ -41,7 +41,7 @@ from prometheus_client.core import (
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.openmetrics import exposition as om
 from prometheus_client.registry import Collector
-from prometheus_client.samples import Sample
+from prometheus_client.samples import Sample, Timestamp
 
 from exporter import __version__
 from exporter.config import Config
@@ -180,6 +180,14 @@ class FindingSeries(GaugeMetricFamily):
 
     def add_row(self, row: SeriesRow) -> None:
         self.rows.append(row)
+
+    def add_metric(
+        self, labels: Sequence[str], value: float, timestamp: Timestamp | float | None = None
+    ) -> None:
+        # ``samples`` is built from the rows: a sample appended to it would be lost.
+        if value != 1 or timestamp is not None or len(labels) != len(_SERIES_LABELS):
+            raise ValueError("aws_iam_finding samples are 1, with its five labels")
+        self.add_row((labels[0], labels[1], labels[2], labels[3], labels[4]))
 
 
 def _formatted(metrics: Sequence[Metric], formatter: Formatter) -> bytes:

@@ -359,7 +359,8 @@ def test_accept_follows_rfc9110_weights(accept: str | None, openmetrics: bool) -
 def test_finding_rows_are_written_as_prometheus_client_writes_the_samples(user: str) -> None:
     family = FindingSeries("One series per finding.")
     family.add_row((ACCOUNT, "console_without_mfa", "high", user, ""))
-    family.add_row((ACCOUNT, "access_key_unused", "medium", "b", "2"))
+    family.add_metric([ACCOUNT, "access_key_unused", "medium", "b", "2"], 1)  # = add_row
+    assert len(family.samples) == len(family.rows) == 2
     for formatter in (generate_latest, _openmetrics):
         # The same family's samples through prometheus_client, sample by sample.
         expected = formatter(_Collected([_plain(family)]))
