@@ -8,8 +8,8 @@ are coalesced. A change is published:
 * while refreshes run, once one of them has run for ``SLOW_SECONDS`` (a slow
   account must not hold the others back), once the change has waited
   ``MAX_HOLD_SECONDS`` (a long round of many accounts), or at once when it is
-  news: an account served for the first time (the first refresh after start-up
-  serves its first accounts within a second, not after the whole organisation);
+  news: the first data served at all (the first refresh after start-up serves
+  its first account within a second, not after the whole organisation);
 
 and, while refreshes run, at most once per ``gap``: the longer of
 ``MIN_GAP_SECONDS`` and ``GAP_PER_RENDER_SECOND`` times the last rendering, so

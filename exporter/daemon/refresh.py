@@ -254,9 +254,11 @@ class Refresher:
         return state
 
     def _accept(self, target: AccountTarget, result: _Result) -> None:
-        # An account's first data is news: served within a gap, not at the round's end.
+        # The first data served at all is news: published at once, not at the round's
+        # end. Later accounts of the round are coalesced as before: each rendering while
+        # refreshes run costs a rendering of everything served so far.
         new = result.state is not None and result.state.analysis is not None
-        news = new and self._table.state_for(result.account_id, target.name).analysis is None
+        news = new and not _serves_data(self.publisher.snapshot)
         self._table.accept(target, result.account_id, result.state, result.reason,
                            result.message, self.now())  # fmt: skip
         self.publisher.changed(news=news)
@@ -309,6 +311,10 @@ class Refresher:
         exposition = render(accounts, self.config, self.options, pending, current)
         return Snapshot(accounts, now, generation, exposition, pending, self.header(), ready,
                         current)  # fmt: skip
+
+
+def _serves_data(snapshot: Snapshot | None) -> bool:
+    return snapshot is not None and any(s.analysis is not None for s in snapshot.accounts)
 
 
 def _identify(target: AccountTarget, quiet: bool = False) -> str:

@@ -163,3 +163,29 @@ def test_the_first_account_is_served_while_the_others_still_refresh() -> None:
         for attempt in attempts:
             attempt.done.wait(5)
         r.close()
+
+
+def test_only_the_first_data_served_is_news(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Once something is served, an account's first data is coalesced like any change:
+    # each early rendering costs one of everything served so far.
+    targets = [AccountTarget("111111111111", "a", _Slow("111111111111", 0.0))]
+    r = refresh.Refresher(lambda: list(targets), Config(), now=lambda: NOW, workers=1)
+    news: list[bool] = []
+    real = r.publisher.changed
+
+    def changed(news_flag: bool = False, **kw: bool) -> None:
+        flag = kw.get("news", news_flag)
+        news.append(flag)
+        real(news=flag)
+
+    monkeypatch.setattr(r.publisher, "changed", changed)
+    try:
+        r.run()
+        assert news.count(True) == 1  # nothing was served: the first account is news
+        news.clear()
+        targets.append(AccountTarget("222222222222", "b", _Slow("222222222222", 0.0)))
+        second = r.run()
+    finally:
+        r.close()
+    assert True not in news and news
+    assert second.account("222222222222").analysis is not None  # type: ignore[union-attr]
