@@ -10,7 +10,12 @@ and one rendering) runs them on its bounded pool.
 * wall time vs the ideal ``ceil(accounts / workers) x per-account latency``
   (target <= 1.3x), and the speed-up over a plain sequential loop doing the same work;
 * peak RSS (``ru_maxrss``) of a fresh process whose daemon state holds
-  200 accounts x 1000 users after one refresh (target < 200 MB).
+  200 accounts x 1000 users after one refresh (target < 200 MB);
+* an organisation from report files (200 x 1000, ``--report-file`` sources, the
+  default 4 workers), in a fresh process: the whole refresh (first and second
+  round: the second diffs every account) against parsing the same reports alone,
+  measured in that process just before (target <= 2x); the time from the start of
+  the first refresh to the first account served (target <= 1 s); peak RSS (< 200 MB).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -185,6 +191,90 @@ def peak_rss_mb(accounts: int, users: int, workers: int) -> dict[str, float]:
     return result
 
 
+def org_child(directory: str, rounds: int) -> None:
+    """Run in a fresh process: parse the reports of ``directory`` alone, then refresh
+    them ``rounds`` times as ``serve --report-file`` would; print the figures."""
+    from pathlib import Path
+
+    from exporter.config import Config
+    from exporter.core.report import parse_report
+    from exporter.daemon.exposition import ExpositionOptions
+    from exporter.daemon.refresh import AccountTarget, Refresher
+    from exporter.sources.base import FileReportSource
+
+    paths = sorted(str(p) for p in Path(directory).iterdir())
+    parse = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for path in paths:
+            parse_report(Path(path).read_bytes(), None, AS_OF)
+        parse.append(time.perf_counter() - start)
+    targets = [AccountTarget("", p, FileReportSource(p, 1 << 30)) for p in paths]
+    served: list[float] = []
+
+    def first_served(snapshot: object) -> None:
+        if not served and any(s.analysis for s in snapshot.accounts):  # type: ignore[attr-defined]
+            served.append(time.perf_counter())
+
+    refresher = Refresher(lambda: targets, Config(), ExpositionOptions(), now=lambda: AS_OF,
+                          on_snapshot=[first_served])  # fmt: skip
+    whole = []
+    started = time.perf_counter()
+    try:
+        for _ in range(rounds):
+            start = time.perf_counter()
+            refresher.run()
+            whole.append(time.perf_counter() - start)
+    finally:
+        refresher.close()
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    first = served[0] - started if served else float("nan")
+    print(json.dumps({"parse": parse, "whole": whole, "peak_mb": peak_kb * 1024 / 1e6,
+                      "first_served": first}))  # fmt: skip
+
+
+def organisation(accounts: int, users: int, rounds: int) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as directory:
+        for n in range(accounts):
+            account = f"{100000000001 + n:012d}"
+            content = generate_report(users, seed=int(account), account_id=account)
+            with open(f"{directory}/{account}.csv", "wb") as out:
+                out.write(content)
+        code = (
+            "from benchmarks.bench_multi_account import org_child; "
+            f"org_child({directory!r}, {rounds})"
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True, timeout=1800)  # fmt: skip
+    figures: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def _org_results(quick: bool) -> list[Result]:
+    accounts, users, rounds = (20, 200, 2) if quick else (200, 1000, 3)
+    org = organisation(accounts, users, rounds)
+    parse = statistics.median(org["parse"])  # type: ignore[arg-type]
+    first, *later = org["whole"]  # type: ignore[misc]
+    steady = statistics.median(later) if later else first
+    full = not quick
+    label = f"{accounts} accounts x {users} users from report files"
+    return [
+        Result(f"{label}: parsing the reports alone (median s)", parse, "s"),
+        Result(f"{label}: first refresh, start to swap (s)", first, "s", baseline=parse,
+               target="ratio <= 2 (vs parsing alone)" if full else "",
+               passed=(first <= 2 * parse) if full else None),
+        Result(f"{label}: later refresh with diffs (median s)", steady, "s", baseline=parse,
+               target="ratio <= 2 (vs parsing alone)" if full else "",
+               passed=(steady <= 2 * parse) if full else None),
+        Result(f"{label}: first account served after the start (s)",
+               org["first_served"], "s", target="<= 1 s" if full else "",  # type: ignore[arg-type]
+               passed=(org["first_served"] <= 1.0) if full else None),  # type: ignore[operator]
+        Result(f"{label}: peak RSS", org["peak_mb"], "MB",  # type: ignore[arg-type]
+               target=f"< {TARGET_RSS_MB:g} MB" if full else "",
+               passed=(org["peak_mb"] < TARGET_RSS_MB) if full else None),  # type: ignore[operator]
+    ]  # fmt: skip
+
+
 def run(quick: bool) -> list[Result]:
     accounts, latency, workers = (24, 0.02, 8) if quick else (200, 0.1, WORKERS)
     per_account = (REPORT_CALLS + DETAIL_CALLS) * latency
@@ -209,4 +299,5 @@ def run(quick: bool) -> list[Result]:
                passed=(rss["peak_mb"] < TARGET_RSS_MB) if full else None),
         Result("RSS held after the refresh (state + rendered metrics, after gc)",
                rss["held_mb"], "MB"),
+        *_org_results(quick),
     ]  # fmt: skip

@@ -34,6 +34,7 @@ from prometheus_client.core import (
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.openmetrics import exposition as om
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample, Timestamp
 
 from exporter import __version__
 from exporter.config import Config
@@ -114,14 +115,116 @@ def render(
     registry.register(SnapshotCollector(accounts, config, options, pending, exemptions))
     for make in options.collectors:
         registry.register(make(accounts))
-    text = generate_latest(registry)
-    openmetrics = bytes(om.generate_latest(registry)).removesuffix(_EOF)  # type: ignore[no-untyped-call]
+    # Collected once for both formats: collecting costs as much as formatting.
+    metrics = list(registry.collect())
+    text = _formatted(metrics, generate_latest)
+    openmetrics = _formatted(metrics, _openmetrics)
     return Exposition(
         text=text,
         text_gzip=_gzip(text),
         openmetrics=openmetrics,
         openmetrics_gzip=_gzip(openmetrics),
     )
+
+
+class _Collected(Collector):
+    """Metric families collected already; the formatters only read them."""
+
+    def __init__(self, metrics: list[Metric]) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self.metrics)
+
+
+Formatter = Callable[[Collector], bytes]
+
+
+def _openmetrics(collected: Collector) -> bytes:
+    return bytes(om.generate_latest(collected)).removesuffix(_EOF)  # type: ignore[no-untyped-call]
+
+
+_SERIES_LABELS = ("account_id", "check", "severity", "user", "key")
+SeriesRow = tuple[str, str, str, str, str]  # the values of _SERIES_LABELS
+
+
+class FindingSeries(GaugeMetricFamily):
+    """``aws_iam_finding``, its samples kept as rows of label values.
+
+    Formatting 50k samples one by one in prometheus_client costs most of a rendering,
+    so ``render`` writes these rows through a line template taken from the
+    formatter itself (``_line_template``): the same bytes. ``samples`` is built
+    from the rows only for a reader of the family (a test, a registry)."""
+
+    def __init__(self, documentation: str) -> None:
+        self.rows: list[SeriesRow] = []
+        super().__init__("aws_iam_finding", documentation, labels=list(_SERIES_LABELS))
+
+    @property
+    def samples(self) -> list[Sample]:
+        labels = self._labelnames
+        return [
+            Sample(self.name, dict(zip(labels, row, strict=True)), 1, None) for row in self.rows
+        ]
+
+    @samples.setter
+    def samples(self, value: list[Sample]) -> None:  # Metric.__init__ sets []
+        if value:
+            raise ValueError("aws_iam_finding takes rows (add_row), not samples")
+
+    def add_row(self, row: SeriesRow) -> None:
+        self.rows.append(row)
+
+    def add_metric(
+        self, labels: Sequence[str], value: float, timestamp: Timestamp | float | None = None
+    ) -> None:
+        # ``samples`` is built from the rows: a sample appended to it would be lost.
+        if value != 1 or timestamp is not None or len(labels) != len(_SERIES_LABELS):
+            raise ValueError("aws_iam_finding samples are 1, with its five labels")
+        self.add_row((labels[0], labels[1], labels[2], labels[3], labels[4]))
+
+
+def _formatted(metrics: Sequence[Metric], formatter: Formatter) -> bytes:
+    """``formatter`` over ``metrics``, the rows of a ``FindingSeries`` written by template."""
+    parts: list[bytes] = []
+    batch: list[Metric] = []
+    for metric in metrics:
+        if not isinstance(metric, FindingSeries):
+            batch.append(metric)
+            continue
+        parts.append(formatter(_Collected(batch)))
+        batch = []
+        head = GaugeMetricFamily(metric.name, metric.documentation, labels=list(_SERIES_LABELS))
+        parts.append(formatter(_Collected([head])))  # HELP and TYPE: no samples
+        template = _line_template(formatter)
+        parts.append(
+            "".join([template.format(*map(_escaped, row)) for row in metric.rows]).encode()
+        )
+    parts.append(formatter(_Collected(batch)))
+    return b"".join(parts)
+
+
+_TOKENS = tuple(f"T{n}Q{n}T" for n in range(len(_SERIES_LABELS)))
+
+
+def _line_template(formatter: Formatter) -> str:
+    """The formatter's line for one aws_iam_finding sample, ``{0}``..``{4}`` where the
+    label values of ``_SERIES_LABELS`` go."""
+    probe = GaugeMetricFamily("aws_iam_finding", "-", labels=list(_SERIES_LABELS))
+    probe.add_metric(list(_TOKENS), 1)
+    text = formatter(_Collected([probe])).decode()
+    line = next(x for x in text.splitlines(keepends=True) if not x.startswith("#"))
+    template = line.replace("{", "{{").replace("}", "}}")
+    for n, token in enumerate(_TOKENS):
+        template = template.replace(token, f"{{{n}}}")
+    return template
+
+
+def _escaped(value: str) -> str:
+    """A label value as both formats write it (backslash, newline, double quote)."""
+    if "\\" in value or "\n" in value or '"' in value:
+        return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+    return value
 
 
 _LEVEL = 6
@@ -405,31 +508,31 @@ class SnapshotCollector(Collector):
     def _finding_series(self) -> Iterator[Metric]:
         if not self.options.finding_series:
             return
-        series = _gauge(
-            "aws_iam_finding",
-            self._help("One series per finding (value 1), for drill-down."),
-            ["account_id", "check", "severity", "user", "key"],
-        )
+        series = FindingSeries(self._help("One series per finding (value 1), for drill-down."))
         dropped = _gauge(
             "aws_iam_finding_series_dropped",
             "Findings left out of aws_iam_finding by the series limit.",
         )
         label = self.options.user_label
-        limit = self.options.finding_series_limit
         left_out: Counter[str] = Counter()
-        kept = 0
         # Findings without a user (role findings) are not in the summaries' series:
         # they go to aws_iam_role_finding (exporter/daemon/accounts.py).
-        for entry, state in _ranked(self.analysed):
+        merged = _Ranked(self.analysed)
+        kept = 0
+        limit = self.options.finding_series_limit
+        for entry, state in merged if limit > 0 else ():
             user = label(entry[3])
             if user is None:
                 continue
-            if kept >= limit:
-                left_out[state.account_id] += 1
-                continue
             key = "" if entry[4] is None else str(entry[4])
-            series.add_metric([state.account_id, entry[2], series_severity(entry), user, key], 1)
+            series.add_row((state.account_id, entry[2], series_severity(entry), user, key))
             kept += 1
+            if kept >= limit:
+                break
+        # What the merge did not reach is left out: counted per account, not ranked.
+        for index, (state, summary) in enumerate(self.analysed):
+            rest = summary.series[merged.consumed[index] :]
+            left_out[state.account_id] += _labelled(rest, label)
         for state, _ in self.analysed:
             dropped.add_metric([state.account_id], left_out.get(state.account_id, 0))
         yield from (series, dropped)
@@ -483,16 +586,37 @@ def with_zeros(counts: Mapping[K, int], known: Iterable[K]) -> list[tuple[K, int
     return sorted(every.items())
 
 
-def _ranked(
-    analysed: Sequence[tuple[AccountState, AnalysisSummary]],
-) -> Iterator[tuple[SeriesEntry, AccountState]]:
+class _Ranked:
     """Every account's series in ``Finding.sort_key`` order, as one stable sort of them
     all would give: each account's are sorted already, and ``heapq.merge`` keeps the
-    accounts' order on ties. No list of every finding is built."""
-    return heapq.merge(
-        *(zip(summary.series, repeat(state), strict=False) for state, summary in analysed),
-        key=lambda pair: series_order(pair[0]),
-    )
+    accounts' order on ties. No list of every finding is built; ``consumed[i]`` counts
+    the entries taken from account ``i``, so the merge can stop at the series limit."""
+
+    def __init__(self, analysed: Sequence[tuple[AccountState, AnalysisSummary]]) -> None:
+        self.consumed = [0] * len(analysed)
+        self._merged = heapq.merge(
+            *(
+                zip(summary.series, repeat(index), repeat(state), strict=False)
+                for index, (state, summary) in enumerate(analysed)
+            ),
+            key=lambda entry: series_order(entry[0]),
+        )
+
+    def __iter__(self) -> Iterator[tuple[SeriesEntry, AccountState]]:
+        consumed = self.consumed
+        for entry, index, state in self._merged:
+            consumed[index] += 1
+            yield entry, state
+
+
+def _labelled(entries: Sequence[SeriesEntry], label: UserLabel) -> int:
+    """How many of ``entries`` have a ``user`` label (the others have no series)."""
+    every = getattr(label, "per_user_series", None)  # a UserLabeler says it at once
+    if label is identity or every is True:
+        return len(entries)
+    if every is False:
+        return 0
+    return sum(1 for entry in entries if label(entry[3]) is not None)
 
 
 def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricFamily:

@@ -6,8 +6,10 @@ are coalesced. A change is published:
 
 * at once when no refresh is queued or running any more (the end of a round);
 * while refreshes run, once one of them has run for ``SLOW_SECONDS`` (a slow
-  account must not hold the others back), or once the change has waited
-  ``MAX_HOLD_SECONDS`` (a long round of many accounts);
+  account must not hold the others back), once the change has waited
+  ``MAX_HOLD_SECONDS`` (a long round of many accounts), or at once when it is
+  news: the first data served at all (the first refresh after start-up serves
+  its first account within a second, not after the whole organisation);
 
 and, while refreshes run, at most once per ``gap``: the longer of
 ``MIN_GAP_SECONDS`` and ``GAP_PER_RENDER_SECOND`` times the last rendering, so
@@ -52,6 +54,7 @@ class Publisher:
         self._changed = threading.Condition(self._lock)
         self._render_lock = threading.Lock()  # one rendering at a time
         self._dirty_since: float | None = None  # monotonic
+        self._news = False  # a pending change serves an account for the first time
         self._snapshot: Snapshot | None = None
         self._gap = MIN_GAP_SECONDS
         self._last_render = float("-inf")  # monotonic end of the last rendering
@@ -71,11 +74,13 @@ class Publisher:
             except Exception:
                 log.exception("snapshot callback failed")
 
-    def changed(self) -> None:
-        """Something to publish; the background thread renders it soon."""
+    def changed(self, news: bool = False) -> None:
+        """Something to publish; the background thread renders it soon (``news``:
+        as soon as the gap between renderings allows, refreshes running or not)."""
         with self._lock:
             if self._closing.is_set():
                 return
+            self._news = self._news or news
             if self._dirty_since is None:
                 self._dirty_since = time.monotonic()
             self._changed.notify_all()
@@ -88,6 +93,7 @@ class Publisher:
         with self._render_lock:
             with self._lock:
                 dirty, self._dirty_since = self._dirty_since is not None, None
+                self._news = False
                 previous = self._snapshot
             if dirty:
                 started = time.monotonic()
@@ -114,7 +120,7 @@ class Publisher:
         if now < self._last_render + self._gap:
             return False
         waited = now - (self._dirty_since or now)
-        return running >= self.slow_seconds or waited >= MAX_HOLD_SECONDS
+        return self._news or running >= self.slow_seconds or waited >= MAX_HOLD_SECONDS
 
     def _loop(self) -> None:
         while True:

@@ -255,9 +255,14 @@ class Refresher:
         return state
 
     def _accept(self, target: AccountTarget, result: _Result) -> None:
+        # The first data served at all is news: published at once, not at the round's
+        # end. Later accounts of the round are coalesced as before: each rendering while
+        # refreshes run costs a rendering of everything served so far.
+        new = result.state is not None and result.state.analysis is not None
+        news = new and not _serves_data(self.publisher.snapshot)
         self._table.accept(target, result.account_id, result.state, result.reason,
                            result.message, self.now())  # fmt: skip
-        self.publisher.changed()
+        self.publisher.changed(news=news)
         self._ended(target.key, failed=result.reason is not None)
 
     def _ended(self, key: str, failed: bool, counted: bool = True) -> None:
@@ -308,6 +313,10 @@ class Refresher:
         snapshot = Snapshot(accounts, now, generation, exposition, pending, self.header(), ready,
                             current)  # fmt: skip
         return with_landing(snapshot, self.config)
+
+
+def _serves_data(snapshot: Snapshot | None) -> bool:
+    return snapshot is not None and any(s.analysis is not None for s in snapshot.accounts)
 
 
 def _identify(target: AccountTarget, quiet: bool = False) -> str:

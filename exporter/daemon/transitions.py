@@ -13,11 +13,10 @@ from datetime import datetime
 
 from exporter.config import Config
 from exporter.core.analyse import Analysis
-from exporter.core.diff import diff_reports
 from exporter.core.evaluate import evaluate
 from exporter.core.report import ReportFormatError
 from exporter.daemon.snapshot import AccountState, frozen_counts
-from exporter.daemon.stored import AnyAnalysis, store
+from exporter.daemon.stored import AnyAnalysis, changes_between, store
 from exporter.sources.base import SourceError, failure_reason
 
 log = logging.getLogger("exporter.refresh")
@@ -28,7 +27,7 @@ def succeeded(
 ) -> AccountState:
     changes = dict(state.changes_total)
     if state.analysis is not None:
-        for change in diff_reports(state.analysis.report, analysis.report):
+        for change in changes_between(state.analysis, analysis):
             changes[change.change] = changes.get(change.change, 0) + 1
     return replace(
         state,

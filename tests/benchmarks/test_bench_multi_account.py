@@ -25,3 +25,12 @@ def test_rss_child_holds_every_account_after_one_refresh() -> None:
 def test_fetch_phase_is_compared_with_the_ideal() -> None:
     fetch, whole = bench.parallel_seconds(accounts=5, latency=0.0, workers=2, repeat=1)
     assert 0 < fetch <= whole  # the fetch phase is a part of the whole refresh
+
+
+def test_organisation_child_times_parsing_refreshes_and_the_first_account() -> None:
+    figures = bench.organisation(accounts=4, users=10, rounds=2)
+    assert len(figures["parse"]) == 2 and len(figures["whole"]) == 2  # type: ignore[arg-type]
+    first_round = figures["whole"][0]  # type: ignore[index]
+    # Served during the first round, which ends with the swap of every account.
+    assert 0 < figures["first_served"] <= first_round  # type: ignore[operator]
+    assert figures["peak_mb"] > 0  # type: ignore[operator]

@@ -10,6 +10,8 @@ from datetime import timedelta
 
 import pytest
 from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import generate_latest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_families
 
 from exporter import __version__
@@ -19,7 +21,11 @@ from exporter.core.checks import CATALOGUE
 from exporter.daemon.build_info import python_version, revision
 from exporter.daemon.exposition import (
     ExpositionOptions,
+    FindingSeries,
     SnapshotCollector,
+    _Collected,
+    _formatted,
+    _openmetrics,
     accepts_gzip,
     format_duration,
     render,
@@ -349,3 +355,23 @@ def test_accept_encoding_follows_rfc9110_weights(
 )
 def test_accept_follows_rfc9110_weights(accept: str | None, openmetrics: bool) -> None:
     assert wants_openmetrics(accept) is openmetrics
+
+
+@pytest.mark.parametrize("user", ['quo"te', "back\\slash", "new\nline", "plain", "ünï"])
+def test_finding_rows_are_written_as_prometheus_client_writes_the_samples(user: str) -> None:
+    family = FindingSeries("One series per finding.")
+    family.add_row((ACCOUNT, "console_without_mfa", "high", user, ""))
+    family.add_metric([ACCOUNT, "access_key_unused", "medium", "b", "2"], 1)  # = add_row
+    assert len(family.samples) == len(family.rows) == 2
+    for formatter in (generate_latest, _openmetrics):
+        # The same family's samples through prometheus_client, sample by sample.
+        expected = formatter(_Collected([_plain(family)]))
+        assert _formatted([family], formatter) == expected
+        assert user.encode() in expected or "\\" in expected.decode()
+
+
+def _plain(family: FindingSeries) -> GaugeMetricFamily:
+    plain = GaugeMetricFamily(family.name, family.documentation, labels=list(family._labelnames))
+    for sample in family.samples:
+        plain.add_metric([sample.labels[n] for n in family._labelnames], sample.value)
+    return plain

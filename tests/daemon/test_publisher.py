@@ -116,3 +116,76 @@ def test_a_scrape_only_reads_the_published_snapshot(monkeypatch: pytest.MonkeyPa
         assert daemon.refresher.snapshot is snapshot
     finally:
         daemon.stop()
+
+
+def test_news_is_published_while_refreshes_run_then_waits_for_the_gap() -> None:
+    running: list[float | None] = [0.2]  # refreshes running, none slow
+    p, built = publisher(running)
+    try:
+        p.changed(news=True)  # an account served for the first time
+        assert wait_for(built, 1, 1)
+        p.changed(news=True)  # more news: not before the gap since the last rendering
+        assert not wait_for(built, 2, 0.5)
+        assert wait_for(built, 2, 2)
+        p.changed()  # an update of a served account waits for the round
+        assert not wait_for(built, 3, 1.5)
+    finally:
+        p.close()
+
+
+class _Slow:
+    def __init__(self, account: str, seconds: float) -> None:
+        self.account, self.seconds = account, seconds
+
+    def fetch(self) -> FetchedReport:
+        time.sleep(self.seconds)
+        return FetchedReport(sample_report(5, self.account), NOW - timedelta(hours=1))
+
+
+def test_the_first_account_is_served_while_the_others_still_refresh() -> None:
+    targets = [AccountTarget("111111111111", "fast", _Slow("111111111111", 0.0)),
+               AccountTarget("222222222222", "slow", _Slow("222222222222", 3.0))]  # fmt: skip
+    r = refresh.Refresher(lambda: targets, Config(), now=lambda: NOW, workers=2)
+    try:
+        attempts = r.tick()
+        end = time.monotonic() + 1.5
+        while time.monotonic() < end:
+            snap = r.snapshot
+            fast = snap.account("111111111111") if snap is not None else None
+            if fast is not None and fast.analysis is not None:
+                break
+            time.sleep(0.02)
+        else:
+            pytest.fail("the fast account was not served while the slow one refreshed")
+        assert not attempts[1].done.is_set()  # the slow one is still running
+        assert snap is not None and not snap.ready  # the slow source has no data yet
+    finally:
+        for attempt in attempts:
+            attempt.done.wait(5)
+        r.close()
+
+
+def test_only_the_first_data_served_is_news(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Once something is served, an account's first data is coalesced like any change:
+    # each early rendering costs one of everything served so far.
+    targets = [AccountTarget("111111111111", "a", _Slow("111111111111", 0.0))]
+    r = refresh.Refresher(lambda: list(targets), Config(), now=lambda: NOW, workers=1)
+    news: list[bool] = []
+    real = r.publisher.changed
+
+    def changed(news_flag: bool = False, **kw: bool) -> None:
+        flag = kw.get("news", news_flag)
+        news.append(flag)
+        real(news=flag)
+
+    monkeypatch.setattr(r.publisher, "changed", changed)
+    try:
+        r.run()
+        assert news.count(True) == 1  # nothing was served: the first account is news
+        news.clear()
+        targets.append(AccountTarget("222222222222", "b", _Slow("222222222222", 0.0)))
+        second = r.run()
+    finally:
+        r.close()
+    assert True not in news and news
+    assert second.account("222222222222").analysis is not None  # type: ignore[union-attr]

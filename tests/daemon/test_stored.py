@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
+
 from exporter.config import config_from_dict
 from exporter.core.analyse import Analysis, analyse
 from exporter.core.evaluate import Evaluation, merge
 from exporter.core.findings import Finding
+from exporter.daemon import stored as stored_module
 from exporter.daemon.accounts import AccountsWiring
 from exporter.daemon.exposition import ExpositionOptions, render
 from exporter.daemon.landing import render_landing
@@ -139,3 +142,33 @@ def test_series_of_many_accounts_keep_the_global_order_and_the_limit() -> None:
         text = render(states, CONFIG, ExpositionOptions(finding_series_limit=limit)).text
         series = [x for x in text.decode().splitlines() if x.startswith("aws_iam_finding{")]
         assert series == lines[:limit]
+
+
+def test_an_unchanged_report_is_diffed_without_parsing_the_previous_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sources = [Source(sample_report(30, A)), Source(sample_report(20, B))]
+    targets = [AccountTarget(A, "prod", sources[0]), AccountTarget(B, "dev", sources[1])]
+    refresher = Refresher(lambda: targets, CONFIG, ExpositionOptions(), now=lambda: NOW)
+    reparsed: list[int] = []
+    real = stored_module.parse_report
+
+    def counted(*args: object) -> object:
+        reparsed.append(1)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(stored_module, "parse_report", counted)
+    try:
+        refresher.run()
+        assert reparsed == []
+        refresher.run()  # both unchanged: nothing to parse again
+        assert reparsed == []
+        # One user fewer in B: a change, found by the full diff of both reports.
+        sources[1].content = sample_report(19, B)
+        changed = refresher.run()
+    finally:
+        refresher.close()
+    assert len(reparsed) == 1
+    state = changed.account(B)
+    assert state is not None and state.changes_total["user_deleted"] == 1
+    assert changed.account(A).changes_total["user_deleted"] == 0  # type: ignore[union-attr]
