@@ -89,21 +89,26 @@ def test_demo_page_reads_top_down_at_each_width(
         "Accounts, worst first",
         "demo-production (123456789012)",  # its root has no MFA: critical first
         "demo-sandbox (210987654321)",
+        "demo-member (345678901234)",  # centrally managed root, fewest findings
         "Configuration",
         "Exemptions",
     ]
     text = seen["text"]
     in_order(text, "All accounts", "Accounts, worst first", "demo-production", "demo-sandbox",
-             "Configuration", "Exporter version", "break-glass")  # fmt: skip
+             "demo-member", "Configuration", "Exporter version", "break-glass")  # fmt: skip
     assert "1 exemption expired: it no longer applies" in text
     assert " ago)" in text, "the inline script adds each time's age"
     assert "replica" not in text and "(s)" not in text
     tiles = {label: (colour, top) for label, colour, top in seen["tiles"]}
     assert tiles["1 critical"][0] == "rgb(187, 0, 0)"
-    assert tiles["2 accounts"][0] == "rgb(34, 34, 34)"
+    assert tiles["3 accounts"][0] == "rgb(34, 34, 34)"
     assert tiles["0 failing"][0] == tiles["0 stale"][0] == "rgb(136, 136, 136)"  # neutral
     rows = [name for name, _, _ in seen["rows"]]
-    assert rows == ["demo-production (123456789012)", "demo-sandbox (210987654321)"]
+    assert rows == [
+        "demo-production (123456789012)",
+        "demo-sandbox (210987654321)",
+        "demo-member (345678901234)",
+    ]
     if width == 1280:  # the totals on one line
         assert len({top for _, top in tiles.values()}) == 1
 
