@@ -105,3 +105,13 @@ def test_a_bad_config_is_one_clear_message(
     monkeypatch.setattr(gen, "GENERATOR_CONFIG", config)
     with pytest.raises(SystemExit, match="docs_base_url must be an http"):
         gen.docs_base_url()
+
+
+def test_the_landing_page_links_to_the_configured_docs() -> None:
+    """The exporter cannot read deploy/generator.yaml at run time (it is not installed with
+    the package), so the landing page carries a copy of the base: held equal here."""
+    from exporter.daemon.doc_links import DOCS_BASE_URL
+
+    assert DOCS_BASE_URL.rstrip("/") == configured_base(), (
+        "exporter/daemon/doc_links.py's DOCS_BASE_URL differs from deploy/generator.yaml"
+    )
