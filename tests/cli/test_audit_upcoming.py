@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -113,3 +113,15 @@ def test_filters_apply_to_upcoming_findings(capsys: pytest.CaptureFixture[str], 
     assert json.loads(out)["upcoming"] == []
     _, out, _ = audit(capsys, "--report-file", path, "--format", "json", "--check", "user_inactive")
     assert json.loads(out)["upcoming"] == []
+
+
+def test_the_demo_shows_an_upcoming_finding(capsys: pytest.CaptureFixture[str]) -> None:
+    # The demo's dates follow the real clock: the due date is 6 days after today.
+    before = datetime.now(timezone.utc).date()
+    assert main(["audit", "--demo", "--format", "json"]) == 0
+    after = datetime.now(timezone.utc).date()
+    doc = json.loads(capsys.readouterr().out)
+    [due] = [u["due"] for u in doc["upcoming"] if u["user"] == "sec-scanner"]
+    assert due in {(d + timedelta(days=6)).isoformat() for d in (before, after)}
+    # Not a finding yet.
+    assert not [f for f in doc["findings"] if f["user"] == "sec-scanner"]

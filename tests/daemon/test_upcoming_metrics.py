@@ -16,6 +16,7 @@ from exporter.daemon.labels import UserLabeler
 from exporter.daemon.snapshot import AccountState
 from exporter.daemon.stored import StoredAnalysis, compress, store
 from exporter.sources.base import FetchedReport
+from exporter.sources.demo import DEMO_PRODUCTION, demo_report_csv
 from tests.support.reports import ACCOUNT, AS_OF, key, report, root_row, ts, user_row
 
 NOT_ROTATED = {"account_id": ACCOUNT, "check": "access_key_not_rotated", "severity": "high"}
@@ -27,11 +28,13 @@ def rows(*rotated_days: int) -> bytes:
     return report(root_row(), *users)
 
 
-def state(content: bytes, config: Config | None = None, stored: bool = False) -> AccountState:
+def state(
+    content: bytes, config: Config | None = None, stored: bool = False, account: str = ACCOUNT
+) -> AccountState:
     config = config or Config()
     analysis = analyse(FetchedReport(content, AS_OF - timedelta(hours=1)), config, AS_OF)
     kept = store(analysis, compress(content), analysis, config, AS_OF) if stored else analysis
-    return AccountState(account_id=ACCOUNT, name="prod", analysis=kept, evaluated_at=AS_OF,
+    return AccountState(account_id=account, name="prod", analysis=kept, evaluated_at=AS_OF,
                         attempted=True, success=True, last_success=AS_OF)  # fmt: skip
 
 
@@ -121,3 +124,14 @@ def test_switched_off_or_without_user_labels() -> None:
     names = {m.name: len(m.samples) for m in none.collect()}
     assert names["aws_iam_finding_due_timestamp_seconds"] == 0
     assert none.get_sample_value("aws_iam_finding_due_series_dropped", {"account_id": ACCOUNT}) == 0
+
+
+def test_the_demo_account_has_an_upcoming_finding() -> None:
+    content = demo_report_csv(AS_OF, DEMO_PRODUCTION)
+    reg = registry([state(content, stored=True, account=DEMO_PRODUCTION.account_id)])
+    labels = {"check": "access_key_not_rotated", "severity": "high"}
+    assert reg.get_sample_value("aws_iam_upcoming_findings", {
+        "account_id": DEMO_PRODUCTION.account_id, **labels}) == 1  # fmt: skip
+    assert reg.get_sample_value("aws_iam_finding_due_timestamp_seconds", {
+        "account_id": DEMO_PRODUCTION.account_id, **labels, "user": "sec-scanner",
+        "key": "1"}) == midnight(6)  # fmt: skip
