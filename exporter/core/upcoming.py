@@ -2,7 +2,7 @@
 
 A key rotated 80 days ago is no finding under a 90-day rule, but it will be one in
 11 days. The due date is not recomputed here from each check's columns: the check
-itself is asked, at the end of the window and then at instants found by bisection,
+itself is asked, at the end of the window and then at the ends of days found by bisection,
 so that the day counting (``cutoff``, strict "more than", grace periods, human and
 programmatic thresholds) is exactly the check's own. The threshold checks only gain
 hits as time passes, which is what makes the bisection sound; a check whose hits
@@ -27,7 +27,6 @@ from exporter.core.policy import Policy
 from exporter.core.records import ROOT_USER, CredentialReport, RoleRecord
 
 DEFAULT_WINDOW = timedelta(days=14)
-_MICROSECOND = timedelta(microseconds=1)
 
 
 class Upcoming(NamedTuple):
@@ -131,33 +130,36 @@ def _due(
         for subject, key, *_ in later:
             if (id(subject), key) in firing:
                 continue
-            when, message, facts = _start(spec, subject, key, t, now, end)
-            yield cid, cfg.severity, subject, key, message, facts, when.date()
+            due, message, facts = _start(spec, subject, key, t, now, end)
+            yield cid, cfg.severity, subject, key, message, facts, due
 
 
 def _start(
     spec: CheckSpec[Any], subject: Any, key: int | None, t: Thresholds, now: datetime, end: datetime
-) -> tuple[datetime, str, dict[str, Any]]:
-    """The first instant in (now, end] at which the check finds ``(subject, key)``,
-    by bisection on whole microseconds, with the hit's message and facts then."""
+) -> tuple[date, str, dict[str, Any]]:
+    """The first day in [today, end's day] at whose end the check finds ``(subject, key)``:
+    the date of the first instant it does, since findings only start as time passes. By
+    bisection on whole days; the hit's message and facts are those of that day's end."""
 
-    def hit(at: datetime) -> tuple[str, dict[str, Any]] | None:
+    def hit(day: date) -> tuple[str, dict[str, Any]] | None:
+        at = datetime.combine(day, time.max, timezone.utc)
         for _, k, message, facts in spec.fn([subject], t, at):
             if k == key:
                 return message, facts
         return None
 
-    lo, hi = 0, (end - now) // _MICROSECOND  # not found at lo, found at hi
+    today = now.date()
+    lo, hi = -1, (end.date() - today).days  # not found at the end of day lo, found at hi
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if hit(now + mid * _MICROSECOND) is None:
+        if hit(today + timedelta(days=mid)) is None:
             lo = mid
         else:
             hi = mid
-    at = now + hi * _MICROSECOND
-    found = hit(at)
+    due = today + timedelta(days=hi)
+    found = hit(due)
     assert found is not None  # found at end, and the checks only gain hits
-    return at, found[0], found[1]
+    return due, found[0], found[1]
 
 
 def _not_exempt(

@@ -95,6 +95,15 @@ def test_the_due_instant_keeps_its_hour() -> None:
     ) == [("ci", 1, TODAY + timedelta(days=10))]
 
 
+def test_a_finding_that_starts_later_today_is_due_today() -> None:
+    # Rotated 90 days and 14 hours before 12:00: 91 days are reached at 22:00 today.
+    row = user_row("ci", **key(1, rotated=ts(90, hours=14), used=ts(1)))
+    assert due("access_key_not_rotated", row) == [("ci", 1, TODAY)]
+    # Even with a window of 0s, which lists only what is due today.
+    assert due("access_key_not_rotated", row, window=timedelta(0)) == [("ci", 1, TODAY)]
+    assert due("access_key_not_rotated", machine("ci", 80), window=timedelta(0)) == []
+
+
 def test_a_shorter_window_leaves_later_findings_out() -> None:
     assert due("access_key_not_rotated", machine("ci", 80), window=timedelta(days=10)) == []
     assert due("access_key_not_rotated", machine("ci", 80), window=timedelta(days=11)) == [
