@@ -462,6 +462,35 @@ def findings_table() -> Json:
     )
 
 
+def upcoming_table() -> Json:
+    """Upcoming findings, soonest first: what a day threshold will raise, and when."""
+    due = once(
+        f"aws_iam_finding_due_timestamp_seconds{{{SEL}}}", "check", "severity", "user", "key"
+    )
+    return table(
+        "Due in the next 14 days",
+        "Upcoming findings from aws_iam_finding_due_timestamp_seconds: not findings yet, but "
+        "a day threshold (key rotation, inactivity...) will raise them on the day shown, "
+        "within the exporter's upcoming.window (14 days by default). Act before they start; "
+        "AwsIamUpcomingFindings warns of the critical and high ones.",
+        [target(f"{due} * 1000", table=True)],
+        hide=("Time", "__name__", "job", "instance"),
+        order=("Value", "account_id", "severity", "check", "user", "key"),
+        rename={"Value": "due"},
+        overrides=[
+            {
+                "matcher": {"id": "byName", "options": "due"},
+                "properties": [{"id": "unit", "value": "dateTimeAsIsoNoDateIfToday"}],
+            },
+            *severity_overrides(by_name=False),
+            account_link("Account dashboard"),
+            check_link(),
+        ],
+        sort_by=("due", False),
+        links=[link("Runbook: AwsIamUpcomingFindings", runbook("AwsIamUpcomingFindings"))],
+    )
+
+
 def stale_keys_bargauge() -> Json:
     return bargauge(
         "Stale access keys by reason",
@@ -1115,6 +1144,7 @@ def overview() -> Json:
         12,
     )
     lay.add(findings_table(), 16, 12)
+    lay.add(upcoming_table(), 24, 8)
 
     lay.row("Exemptions")
     exemption_panels(lay)
@@ -1261,6 +1291,7 @@ def account() -> Json:
         12,
     )
     lay.add(findings_table(), 16, 12)
+    lay.add(upcoming_table(), 24, 8)
     lay.add(stale_keys_bargauge(), 8, 8)
     lay.add(
         timeseries(

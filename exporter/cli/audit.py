@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -14,6 +15,7 @@ from exporter.cli.messages import error_line
 from exporter.cli.output import audit_json, render_audit
 from exporter.cli.terminal import terminal_of
 from exporter.config import Config, load_config
+from exporter.config.flags import parse_duration
 from exporter.core.findings import at_or_above
 from exporter.core.records import ROOT_USER
 from exporter.sources.base import FileReportSource, ReportSource, SourceError
@@ -60,6 +62,13 @@ def add_parser(sub: Any) -> None:
     )
     add_filter_flags(p)
     p.add_argument(
+        "--upcoming",
+        type=parse_duration,
+        metavar="DURATION",
+        help="list as upcoming the findings that a day threshold will raise within this "
+        "long (e.g. 14d, 30d) (default: the config's upcoming.window, else 14d)",
+    )
+    p.add_argument(
         "--allow-incomplete",
         action="store_true",
         help=f"audit a report that has no {ROOT_USER} row (truncated, hand-made or from a "
@@ -70,6 +79,8 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    if args.upcoming is not None:
+        config = replace(config, settings=replace(config.settings, upcoming_window=args.upcoming))
     now: datetime = (args.as_of or datetime.now(timezone.utc)).astimezone(timezone.utc)
     if args.demo:
         config, sources = demo_sources(config, args.report_file)
@@ -77,7 +88,10 @@ def run(args: argparse.Namespace) -> int:
         sources = audit_sources(args.report_file, config)
     results, failed = audit_all(sources, config, now, args.allow_incomplete)
     shown = FindingFilter.from_args(args.min_severity, args.check)
-    results = [a._replace(evaluation=shown.apply(a.evaluation)) for a in results]
+    results = [
+        a._replace(evaluation=shown.apply(a.evaluation), upcoming=shown.apply_upcoming(a.upcoming))
+        for a in results
+    ]
     if not results:
         if len(failed) == 1:  # one source: one line, that names it
             f = failed[0]

@@ -24,8 +24,9 @@ from exporter.core.analyse import read_report
 from exporter.core.central_root import apply_central_root, withhold
 from exporter.core.checks.services import unknown_services
 from exporter.core.evaluate import Evaluation, evaluate, evaluate_details, merge
-from exporter.core.records import CredentialReport
+from exporter.core.records import CredentialReport, RoleRecord
 from exporter.core.report import IncompleteReportError, ReportFormatError, require_complete
+from exporter.core.upcoming import Upcoming, upcoming_in_report, upcoming_in_roles
 from exporter.sources.base import (
     AccountDetailsSource,
     FileReportSource,
@@ -46,6 +47,8 @@ class AccountAudit(NamedTuple):
     account_id: str | None  # from the report's ARNs, or the account's own
     report: CredentialReport
     evaluation: Evaluation
+    # Findings due within the upcoming window (config.settings.upcoming_window).
+    upcoming: tuple[Upcoming, ...] = ()
 
 
 def audit_accounts(
@@ -115,7 +118,9 @@ def audit_one(
     if not isinstance(source, AccountDetailsSource):
         # A report file has no roles nor account facts: those checks are not evaluated.
         extra = evaluate_details(report.account_id or "", None, None, config, now)
-        return AccountAudit(label, report.account_id, report, merge(evaluation, extra)), []
+        merged = merge(evaluation, extra)
+        soon = _upcoming(report, None, report.account_id or "", merged, config, now)
+        return AccountAudit(label, report.account_id, report, merged, soon), []
     stage("roles and account facts")
     details = source.fetch_details()
     warnings = [
@@ -131,4 +136,20 @@ def audit_one(
     if config.settings.organizations_central_root:
         # A centrally managed root lists its MFA checks in not_evaluated, with the reason.
         merged, _ = apply_central_root(merged, details.facts, report, config.enabled_checks)
-    return AccountAudit(label, account_id, report, merged), warnings
+    soon = _upcoming(report, details.roles, account_id or "", merged, config, now)
+    return AccountAudit(label, account_id, report, merged, soon), warnings
+
+
+def _upcoming(
+    report: CredentialReport,
+    roles: Sequence[RoleRecord] | None,
+    account_id: str,
+    evaluation: Evaluation,
+    config: Config,
+    now: datetime,
+) -> tuple[Upcoming, ...]:
+    # The checks not evaluated (whatever the reason) have no upcoming findings either.
+    window, skipped = config.settings.upcoming_window, evaluation.not_evaluated
+    return upcoming_in_report(report, config, now, window, skipped) + upcoming_in_roles(
+        account_id, roles, config, now, window, skipped
+    )

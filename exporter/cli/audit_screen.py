@@ -22,6 +22,8 @@ from exporter.cli.output import (
     iso,
     problem_text,
     severity_counts,
+    upcoming_cells,
+    upcoming_of,
 )
 from exporter.cli.terminal import Terminal, natural_key, table
 from exporter.core.checks import CHECKS
@@ -53,6 +55,7 @@ def render_screen(
     if findings:
         out += ["", *_check_summary(term, checks, per_check, findings)]
         out += ["", *_findings(term, checks, findings, several, every_row)]
+    out += _upcoming(term, audits)
     out += _notes(term, audits, result.exempted, result.expired_exemptions)
     out += ["", term.clip(f"Audited {len(accounts)} report(s):")]
     header = ["SOURCE", "ACCOUNT", "USERS", "REPORT AGE", "COMPLETE", "RESULT"]
@@ -142,6 +145,18 @@ def _finding_cells(f: Finding, several: bool) -> list[str]:
     key = "" if f.key is None else str(f.key)
     account = [f.account_id] if several else []
     return [*account, _who(f), key, f.message]
+
+
+def _upcoming(term: Terminal, audits: Sequence[AccountAudit]) -> list[str]:
+    """After the findings: those a day threshold will raise within the window."""
+    soon = upcoming_of(audits)
+    if not soon:
+        return []
+    head = term.clip(f"Upcoming ({len(soon)}): not yet findings, due on the date shown")
+    header = ["DUE", "SEVERITY", "ACCOUNT", "USER", "CHECK", "KEY"]
+    rows = table(term, header, [upcoming_cells(u) for u in soon], [10, 8, 12, 14, 14, 3],
+                 severity_col=1)  # fmt: skip
+    return ["", head, *rows]
 
 
 def _notes(

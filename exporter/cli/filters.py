@@ -14,6 +14,7 @@ from exporter.config.suggest import unknown_check
 from exporter.core.checks import CHECKS
 from exporter.core.evaluate import Evaluation
 from exporter.core.findings import SEVERITIES, Finding, at_or_above
+from exporter.core.upcoming import Upcoming
 
 
 def severity(text: str) -> str:
@@ -59,6 +60,9 @@ class FindingFilter(NamedTuple):
             exempted=tuple(f for f in ev.exempted if self.keeps(f)),
             not_evaluated=skipped,
         )
+
+    def apply_upcoming(self, items: tuple[Upcoming, ...]) -> tuple[Upcoming, ...]:
+        return tuple(u for u in items if self.keeps(u.finding))
 
 
 def add_filter_flags(parser: argparse.ArgumentParser) -> None:

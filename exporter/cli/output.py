@@ -21,12 +21,20 @@ import orjson
 from exporter.cli.audit_accounts import AccountAudit
 from exporter.core.diff import Change
 from exporter.core.evaluate import Evaluation, merge
-from exporter.core.findings import SEVERITIES, Finding, finding_dicts, sorted_findings
+from exporter.core.findings import (
+    SEVERITIES,
+    Finding,
+    finding_dicts,
+    role_name,
+    sorted_findings,
+)
 from exporter.core.records import DUPLICATE_USER, FUTURE, ParseProblem
+from exporter.core.upcoming import Upcoming, sorted_upcoming
 
 FORMATS = ("table", "json", "csv")
 FINDING_COLUMNS = ("account_id", "user", "arn", "check", "severity", "key", "message", "facts")
-# The audit's CSV: the finding columns, then what the row is (finding, problem, account).
+# The audit's CSV: the finding columns, then what the row is (finding, upcoming, problem,
+# account). An upcoming row has no message; its facts hold the due date.
 AUDIT_CSV_COLUMNS = (*FINDING_COLUMNS, "kind")
 MAX_PROBLEMS_SHOWN = 20
 CHANGE_COLUMNS = ("account_id", "user", "arn", "change", "key", "detail")
@@ -54,11 +62,18 @@ def render_audit(
     findings = sorted_findings(result.findings)
     accounts = account_summaries(as_of, audits, failed, order)
     problems = [(a.label, a.account_id, p) for a in audits for p in a.evaluation.problems]
+    soon = upcoming_of(audits)
     if fmt == "json":
-        return _json_audit(as_of, findings, result, failed, accounts, problems).decode("ascii")
+        doc = _json_audit(as_of, findings, result, failed, accounts, problems, soon)
+        return doc.decode("ascii")
     if fmt == "csv":
-        return _csv_audit(findings, accounts, problems)
-    return _table_audit(as_of, findings, result, accounts, problems)
+        return _csv_audit(findings, accounts, problems, soon)
+    return _table_audit(as_of, findings, result, accounts, problems, soon)
+
+
+def upcoming_of(audits: Sequence[AccountAudit]) -> list[Upcoming]:
+    """Every account's upcoming findings, soonest first."""
+    return sorted_upcoming(u for a in audits for u in a.upcoming)
 
 
 def audit_json(
@@ -74,7 +89,7 @@ def audit_json(
     accounts = account_summaries(as_of, audits, failed, order)
     problems = [(a.label, a.account_id, p) for a in audits for p in a.evaluation.problems]
     findings = sorted_findings(result.findings)
-    return _json_audit(as_of, findings, result, failed, accounts, problems)
+    return _json_audit(as_of, findings, result, failed, accounts, problems, upcoming_of(audits))
 
 
 Located = tuple[str, "str | None", ParseProblem]  # (source, account id, problem)
@@ -137,11 +152,13 @@ def _json_audit(
     failed: Sequence[Mapping[str, str]],
     accounts: list[dict[str, Any]],
     problems: list[Located],
+    upcoming: Sequence[Upcoming] = (),
 ) -> bytes:
     doc = {
         "as_of": iso(as_of),
         "findings": finding_dicts(findings),
         "summary": severity_counts(findings),
+        "upcoming": [u.as_dict() for u in upcoming],
         "exempted": finding_dicts(sorted_findings(result.exempted)),
         "expired_exemptions": [e.as_dict() for e in result.expired_exemptions],
         "problems": [
@@ -200,9 +217,16 @@ def problem_text(p: ParseProblem) -> str:
 
 
 def _csv_audit(
-    findings: list[Finding], accounts: list[dict[str, Any]], problems: list[Located]
+    findings: list[Finding],
+    accounts: list[dict[str, Any]],
+    problems: list[Located],
+    upcoming: Sequence[Upcoming] = (),
 ) -> str:
     rows = [[*_finding_row(f), "finding"] for f in findings]
+    for u in upcoming:
+        f, due = u.finding, json.dumps({"due": u.due.isoformat()})
+        key = "" if f.key is None else str(f.key)
+        rows.append([f.account_id, f.user, f.arn, f.check, f.severity, key, "", due, "upcoming"])
     for source, account, p in problems:
         facts = json.dumps({**p._asdict(), "source": source}, sort_keys=True)
         rows.append([account or "", p.user, "", "", "", "", problem_text(p), facts, "problem"])
@@ -230,6 +254,7 @@ def _table_audit(
     result: Evaluation,
     accounts: list[dict[str, Any]],
     problems: list[Located],
+    upcoming: Sequence[Upcoming] = (),
 ) -> str:
     rows = [
         [f.severity.upper(), f.account_id, f.user, f.check, "" if f.key is None else str(f.key),
@@ -241,6 +266,8 @@ def _table_audit(
     counts = severity_counts(findings)
     out.append("")
     out.append(f"{len(findings)} finding(s): " + ", ".join(f"{counts[s]} {s}" for s in SEVERITIES))
+    if upcoming:
+        out += ["", *upcoming_lines(upcoming)]
     if result.exempted:
         out.append(f"{len(result.exempted)} finding(s) exempted by the exemption list")
     for e in result.expired_exemptions:
@@ -265,6 +292,22 @@ def _table_audit(
             for why, ids in reasons.items()
         )
     return "\n".join(out) + "\n"
+
+
+UPCOMING_HEADER = ["DUE", "SEVERITY", "ACCOUNT", "USER", "CHECK", "KEY"]
+
+
+def upcoming_cells(u: Upcoming) -> list[str]:
+    f = u.finding
+    who = f.user or (f"role/{role_name(f)}" if role_name(f) else "")
+    key = "" if f.key is None else str(f.key)
+    return [u.due.isoformat(), f.severity.upper(), f.account_id, who, f.check, key]
+
+
+def upcoming_lines(upcoming: Sequence[Upcoming]) -> list[str]:
+    """The findings a day threshold will raise within the window, soonest first."""
+    head = f"Upcoming ({len(upcoming)}): not yet findings, due on the date shown"
+    return [head, _table(UPCOMING_HEADER, [upcoming_cells(u) for u in upcoming])]
 
 
 def _account_cells(e: Mapping[str, Any]) -> list[str]:

@@ -231,6 +231,8 @@ FLAGS: tuple[Flag, ...] = (
          "per run", _positive_int, "N"),
     Flag("access-advisor.concurrency", "Access Advisor jobs running at once, all accounts "
          "together", _positive_int, "N"),
+    Flag("upcoming.window", "findings that a day threshold will raise within this long are "
+         "upcoming (aws_iam_upcoming_findings)", parse_duration, "DURATION"),
 )  # fmt: skip
 
 _BY_NAME = {f.name: f for f in FLAGS}

@@ -58,6 +58,8 @@ class Settings:
     access_advisor_interval: timedelta = timedelta(hours=24)
     access_advisor_jobs_per_account: int = 100
     access_advisor_concurrency: int = 2
+    # Findings due within this window are "upcoming" (audit's --upcoming overrides it).
+    upcoming_window: timedelta = timedelta(days=14)
 
     @property
     def aws_call_deadline(self) -> timedelta:

@@ -50,6 +50,7 @@ from exporter.daemon.stored import (
     series_severity,
     summary_of,
 )
+from exporter.daemon.upcoming_metrics import upcoming_metrics
 from exporter.sources.base import REASONS
 
 K = TypeVar("K", str, tuple[str, str])
@@ -353,6 +354,7 @@ class SnapshotCollector(Collector):
         yield from self._findings()
         yield from self._exemptions()
         yield from self._finding_series()
+        yield from self._upcoming()
         if self.options.user_facts:
             yield from self._user_facts()
 
@@ -536,6 +538,11 @@ class SnapshotCollector(Collector):
         for state, _ in self.analysed:
             dropped.add_metric([state.account_id], left_out.get(state.account_id, 0))
         yield from (series, dropped)
+
+    def _upcoming(self) -> Iterator[Metric]:
+        options = self.options
+        yield from upcoming_metrics(self.analysed, self.config, options.finding_series,
+                                    options.finding_series_limit, options.user_label)  # fmt: skip
 
     def _user_facts(self) -> Iterator[Metric]:
         mfa = _gauge(

@@ -31,6 +31,7 @@ from exporter.core.exemptions import Exemption
 from exporter.core.findings import SEVERITIES, SEVERITY_RANK, Finding
 from exporter.core.records import CredentialReport
 from exporter.core.report import parse_report
+from exporter.core.upcoming import Upcoming, sorted_upcoming, upcoming_in_report
 from exporter.daemon.exemptions import matched
 
 # One aws_iam_finding series: (severity rank, the finding's account_id, check, user, key).
@@ -66,6 +67,9 @@ class AnalysisSummary:
     # Per exemption of the configuration, in its order: the findings it matched
     # (exemptions.matched); () when summarised without the configuration's exemptions.
     exempted_by: tuple[int, ...] = ()
+    # The report checks' findings due within the upcoming window, soonest first; None:
+    # not worked out (summarised without a time), so absent from the metrics.
+    upcoming: tuple[Upcoming, ...] | None = None
 
     def by_check(self) -> Counter[str]:
         counts: Counter[str] = Counter()
@@ -80,7 +84,11 @@ class AnalysisSummary:
         return counts
 
 
-def summarise(analysis: Analysis, exemptions: Sequence[Exemption] = ()) -> AnalysisSummary:
+def summarise(
+    analysis: Analysis,
+    exemptions: Sequence[Exemption] = (),
+    upcoming: tuple[Upcoming, ...] | None = None,
+) -> AnalysisSummary:
     report, evaluation = analysis.report, analysis.evaluation
     findings = evaluation.findings
     users = report.users
@@ -104,7 +112,15 @@ def summarise(analysis: Analysis, exemptions: Sequence[Exemption] = ()) -> Analy
         role_findings=findings_of_scope(findings, "role"),
         not_evaluated=frozenset(evaluation.not_evaluated),
         exempted_by=matched(evaluation.exempted, exemptions, evaluation.expired_exemptions),
+        upcoming=upcoming,
     )
+
+
+def upcoming_of(analysis: Analysis, config: Config, now: datetime) -> tuple[Upcoming, ...]:
+    """The report checks' upcoming findings of an analysis evaluated at ``now`` (the
+    checks it did not evaluate, for whatever reason, have none)."""
+    window, skipped = config.settings.upcoming_window, analysis.evaluation.not_evaluated
+    return tuple(sorted_upcoming(upcoming_in_report(analysis.report, config, now, window, skipped)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -177,7 +193,7 @@ def store(
         config,
         now,
         added,
-        summarise(analysis, config.exemptions),
+        summarise(analysis, config.exemptions, upcoming_of(analysis, config, now)),
         report_fingerprint(analysis.report, forget=True),
     )
 

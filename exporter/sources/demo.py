@@ -104,6 +104,7 @@ def _machines() -> list[_User]:
         _User("monitoring-agent", 60, keys=((True, 55, None), (True, 50, 0)), path="/service/"),
         _User("qa-automation", 365, keys=((True, 95, 1),), path="/ci/"),
         _User("intern-2023", 500, password_used=200, mfa=True),
+        # Rotated 85 days ago: no finding yet, an upcoming access_key_not_rotated in 6 days.
         _User("sec-scanner", 90, keys=((True, 85, 0),), path="/security/"),
         _User("ops-oncall", 700, password_used=0, mfa=True, keys=((True, 30, 0),)),
     ]

@@ -302,8 +302,14 @@ def test_demo_findings_fire_their_alerts(stack: Stack) -> None:
         # ended 3 days ago. They belong to no account.
         ("AwsIamExemptionExpiringSoon", ""),
         ("AwsIamExemptionExpired", ""),
+        # The demo's sec-scanner key passes the 90-day rotation limit in 6 days.
+        ("AwsIamUpcomingFindings", DEMO_ACCOUNT),
     }
     firing = _wait_active(stack.prom, "firing", expected)
+    upcoming = firing[("AwsIamUpcomingFindings", DEMO_ACCOUNT)]
+    assert upcoming["labels"]["severity"] == "low"
+    assert upcoming["labels"]["finding_severity"] == "high"
+    assert upcoming["labels"]["check"] == "access_key_not_rotated"
     soon = firing[("AwsIamExemptionExpiringSoon", "")]
     assert soon["labels"]["exemption"] == "legacy-soap-migration"
     assert 10 * 86400 < float(soon["value"]) <= 11 * 86400
