@@ -93,6 +93,7 @@ class AccountsWiring:
         return AccountDirectory(
             self.accounts, self.shard, settings=settings,
             central_root=flags.organizations_central_root,
+            user_tags=bool(flags.labels_owner_tag),
         )  # fmt: skip
 
     # -- the daemon's target list ---------------------------------------------------------
