@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -14,6 +15,7 @@ from exporter.cli.messages import error_line
 from exporter.cli.output import audit_json, render_audit
 from exporter.cli.terminal import terminal_of
 from exporter.config import Config, load_config
+from exporter.config.flags import parse_tag_key
 from exporter.core.findings import at_or_above
 from exporter.core.records import ROOT_USER
 from exporter.sources.base import FileReportSource, ReportSource, SourceError
@@ -60,6 +62,16 @@ def add_parser(sub: Any) -> None:
     )
     add_filter_flags(p)
     p.add_argument(
+        "--labels.owner-tag",
+        dest="owner_tags",
+        action="append",
+        type=parse_tag_key,
+        metavar="TAG",
+        help="add each finding's owner: the value of this IAM tag of its user or role "
+        "(read with the roles); repeatable, first match wins, \"\" when none "
+        "(default: the config file's flags: labels.owner-tag)",
+    )
+    p.add_argument(
         "--allow-incomplete",
         action="store_true",
         help=f"audit a report that has no {ROOT_USER} row (truncated, hand-made or from a "
@@ -70,6 +82,10 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    if args.owner_tags:  # the command line wins over the file, as for serve
+        config = replace(
+            config, settings=replace(config.settings, labels_owner_tag=tuple(args.owner_tags))
+        )
     now: datetime = (args.as_of or datetime.now(timezone.utc)).astimezone(timezone.utc)
     if args.demo:
         config, sources = demo_sources(config, args.report_file)

@@ -141,7 +141,7 @@ _TAG_KEY_CHARS = frozenset("_.:/=+-@ ")
 TAG_KEY_MAX = 128
 
 
-def _tag_key(text: str) -> str:
+def parse_tag_key(text: str) -> str:
     if (
         not text
         or len(text) > TAG_KEY_MAX
@@ -222,7 +222,7 @@ FLAGS: tuple[Flag, ...] = (
          str, "FILE"),
     Flag("labels.owner-tag", "IAM tag whose value is the owner label of user and role "
          "findings; repeatable, first match wins (users without it: owner=\"\")",
-         _tag_key, "TAG", repeatable=True),
+         parse_tag_key, "TAG", repeatable=True),
     Flag("state.dir", "keep the last good report of each account here; served at start-up",
          str, "DIR"),
     Flag("aws.max-attempts", "retries of a failed AWS call, with backoff (botocore's "

@@ -9,8 +9,10 @@ whatever order AWS lists the tags in. A principal with none of them has the owne
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
 
-from exporter.core.records import UserTags
+from exporter.core.findings import Finding, role_name
+from exporter.core.records import RoleRecord, UserTags
 
 NO_OWNER = ""
 
@@ -28,3 +30,27 @@ def owners_of_users(users: Iterable[UserTags], keys: Sequence[str]) -> Mapping[s
     """User name -> owner, only for the users that have one (the rest are ``""``)."""
     found = {u.user: owner_of(u.tags, keys) for u in users}
     return {user: owner for user, owner in found.items() if owner != NO_OWNER}
+
+
+class Owners(NamedTuple):
+    """One account's owners: of its users and of its roles (names may coincide)."""
+
+    users: Mapping[str, str] = {}
+    roles: Mapping[str, str] = {}
+
+    def of(self, finding: Finding) -> str:
+        """The owner of the user or role ``finding`` is about; ``""`` when none."""
+        role = role_name(finding)
+        if role:
+            return self.roles.get(role, NO_OWNER)
+        return self.users.get(finding.user, NO_OWNER)
+
+
+def account_owners(
+    users: Iterable[UserTags] | None, roles: Iterable[RoleRecord] | None, keys: Sequence[str]
+) -> Owners:
+    """``Owners`` from what was read; a part not read gives every principal ``""``."""
+    return Owners(
+        owners_of_users(users or (), keys),
+        {r.name: owner for r in roles or () if (owner := owner_of(r.tags, keys))},
+    )
