@@ -115,3 +115,25 @@ def test_by_owner_is_exported_without_per_user_series() -> None:
     text = scrape(["team"], UserLabeler("none"))
     assert not any("user=" in x for x in lines(text, "aws_iam_finding"))
     assert any('owner="payments"' in x for x in lines(text, "aws_iam_findings_by_owner"))
+
+
+def test_the_demo_shows_owners_and_the_empty_owner() -> None:
+    from exporter.sources.demo import DEMO_ACCOUNTS, DEMO_OWNER_TAG, DemoSource
+
+    config = config_from_dict({"flags": {"labels.owner-tag": [DEMO_OWNER_TAG]}})
+    targets = [AccountTarget(a.account_id, a.name, DemoSource(account=a)) for a in DEMO_ACCOUNTS]
+    wiring = AccountsWiring(config, fixed=targets)
+    options = ExpositionOptions.from_settings(config.settings, collectors=(wiring.collector,))
+    refresher = Refresher(wiring.targets, config, options, hooks=[wiring.state_hook])
+    try:
+        text = refresher.run().exposition.text.decode()
+    finally:
+        refresher.close()
+    findings = lines(text, "aws_iam_finding")
+    assert any('user="ci-deploy"' in x and 'owner="platform"' in x for x in findings)
+    assert any('user="svc-backup"' in x and 'owner="data"' in x for x in findings)
+    assert any('user="<root_account>"' in x and 'owner=""' in x for x in findings)
+    roles = lines(text, "aws_iam_role_finding")
+    assert any('owner="data"' in x for x in roles) and any('owner=""' in x for x in roles)
+    owners = {x.split('owner="')[1].split('"')[0] for x in lines(text, "aws_iam_findings_by_owner")}
+    assert {"platform", "data", ""} <= owners
