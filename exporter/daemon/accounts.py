@@ -82,7 +82,8 @@ class AccountsWiring:
         self.detail_parts = tuple(
             part
             for part, on in (("roles", self.accounts.roles.enabled),
-                             ("account", self.accounts.account_checks))
+                             ("account", self.accounts.account_checks),
+                             ("users", bool(flags.labels_owner_tag)))
             if on
         )  # fmt: skip
         self._fixed_with_details = {
@@ -234,8 +235,9 @@ class _AccountsCollector(Collector):
     def _health(self) -> Iterator[Metric]:
         details = CounterMetricFamily(
             "aws_iam_exporter_detail_errors",
-            "Failed role (part=roles) or account-summary (part=account) fetches, by reason; "
-            "the credential report of the account may still be fine.",
+            "Failed role (part=roles), account-summary (part=account) or user-tag "
+            "(part=users, with --labels.owner-tag) fetches, by reason; the credential "
+            "report of the account may still be fine.",
             labels=["account_id", "part", "reason"],
         )
         throttled = CounterMetricFamily(

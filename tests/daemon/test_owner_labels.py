@@ -137,3 +137,14 @@ def test_the_demo_shows_owners_and_the_empty_owner() -> None:
     assert any('owner="data"' in x for x in roles) and any('owner=""' in x for x in roles)
     owners = {x.split('owner="')[1].split('"')[0] for x in lines(text, "aws_iam_findings_by_owner")}
     assert {"platform", "data", ""} <= owners
+
+
+def test_user_tag_errors_start_at_zero_only_when_read() -> None:
+    def errors(text: str) -> list[str]:
+        return [
+            x for x in lines(text, "aws_iam_exporter_detail_errors_total") if 'part="users"' in x
+        ]
+
+    configured = errors(scrape(["team"]))
+    assert configured and all(x.endswith(" 0.0") for x in configured)
+    assert errors(scrape([])) == []
