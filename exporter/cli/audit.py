@@ -68,7 +68,7 @@ def add_parser(sub: Any) -> None:
         type=parse_tag_key,
         metavar="TAG",
         help="add each finding's owner: the value of this IAM tag of its user or role "
-        "(read with the roles); repeatable, first match wins, \"\" when none "
+        '(read with the roles); repeatable, first match wins, "" when none '
         "(default: the config file's flags: labels.owner-tag)",
     )
     p.add_argument(
