@@ -22,8 +22,9 @@ PASSWORD = "Secret-passw0rd!"
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
     with moto_server() as url:
-        # moto's backends are per process, not per server: start from a clean slate.
-        urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", b"")).close()
+        # moto's backends are per process, not per server: start from a clean slate,
+        # and leave one to the modules after this one.
+        _reset(url)
         iam = boto3.client(
             "iam", endpoint_url=url, region_name="us-east-1",
             aws_access_key_id="testing", aws_secret_access_key="testing",
@@ -39,7 +40,14 @@ def endpoint() -> Iterator[str]:
         iam.create_user(UserName="bob")  # no tag: owner ""
         for user in ("alice", "bob"):
             iam.create_login_profile(UserName=user, Password=PASSWORD)
-        yield url
+        try:
+            yield url
+        finally:
+            _reset(url)
+
+
+def _reset(url: str) -> None:
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", b"")).close()
 
 
 def test_serve_labels_findings_with_the_first_configured_tag(endpoint: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -16,6 +17,13 @@ from exporter.sources.aws.account_source import AwsAccountSource
 pytestmark = pytest.mark.slow
 
 TRUST = '{"Version":"2012-10-17","Statement":[]}'
+
+
+@pytest.fixture(autouse=True)
+def clean_after(moto_endpoint: str) -> Iterator[None]:
+    """Leave moto's per-process backends empty for the modules after this one."""
+    yield
+    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", b"")).close()
 
 
 def populate(endpoint: str) -> None:
