@@ -15,7 +15,7 @@ from exporter.cli.messages import error_line
 from exporter.cli.output import audit_json, render_audit
 from exporter.cli.terminal import terminal_of
 from exporter.config import Config, load_config
-from exporter.config.flags import parse_duration
+from exporter.config.flags import parse_duration, parse_tag_key
 from exporter.core.findings import at_or_above
 from exporter.core.records import ROOT_USER
 from exporter.sources.base import FileReportSource, ReportSource, SourceError
@@ -69,6 +69,16 @@ def add_parser(sub: Any) -> None:
         "long (e.g. 14d, 30d) (default: the config's upcoming.window, else 14d)",
     )
     p.add_argument(
+        "--labels.owner-tag",
+        dest="owner_tags",
+        action="append",
+        type=parse_tag_key,
+        metavar="TAG",
+        help="add each finding's owner: the value of this IAM tag of its user or role "
+        '(read with the roles); repeatable, first match wins, "" when none '
+        "(default: the config file's flags: labels.owner-tag)",
+    )
+    p.add_argument(
         "--allow-incomplete",
         action="store_true",
         help=f"audit a report that has no {ROOT_USER} row (truncated, hand-made or from a "
@@ -77,10 +87,19 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+def with_flags(config: Config, args: argparse.Namespace) -> Config:
+    """The config file's settings, with those given on the command line instead (the
+    command line wins, as for serve)."""
+    given: dict[str, Any] = {}
     if args.upcoming is not None:
-        config = replace(config, settings=replace(config.settings, upcoming_window=args.upcoming))
+        given["upcoming_window"] = args.upcoming
+    if args.owner_tags:
+        given["labels_owner_tag"] = tuple(args.owner_tags)
+    return replace(config, settings=replace(config.settings, **given)) if given else config
+
+
+def run(args: argparse.Namespace) -> int:
+    config = with_flags(load_config(args.config), args)
     now: datetime = (args.as_of or datetime.now(timezone.utc)).astimezone(timezone.utc)
     if args.demo:
         config, sources = demo_sources(config, args.report_file)

@@ -24,6 +24,7 @@ from exporter.core.analyse import read_report
 from exporter.core.central_root import apply_central_root, withhold
 from exporter.core.checks.services import unknown_services
 from exporter.core.evaluate import Evaluation, evaluate, evaluate_details, merge
+from exporter.core.owners import Owners, account_owners
 from exporter.core.records import CredentialReport, RoleRecord
 from exporter.core.report import IncompleteReportError, ReportFormatError, require_complete
 from exporter.core.upcoming import Upcoming, upcoming_in_report, upcoming_in_roles
@@ -49,6 +50,8 @@ class AccountAudit(NamedTuple):
     evaluation: Evaluation
     # Findings due within the upcoming window (config.settings.upcoming_window).
     upcoming: tuple[Upcoming, ...] = ()
+    # With --labels.owner-tag: the owners of its users and roles (else None).
+    owners: Owners | None = None
 
 
 def audit_accounts(
@@ -110,6 +113,7 @@ def audit_one(
     stage: Callable[[str], None] = lambda _: None,
 ) -> tuple[AccountAudit, list[str]]:
     """``stage`` is told what comes next (for the progress on a terminal)."""
+    keys = config.settings.labels_owner_tag
     report = read_report(source.fetch(), now)
     if not allow_incomplete:
         require_complete(report)
@@ -118,9 +122,10 @@ def audit_one(
     if not isinstance(source, AccountDetailsSource):
         # A report file has no roles nor account facts: those checks are not evaluated.
         extra = evaluate_details(report.account_id or "", None, None, config, now)
+        owners = account_owners(None, None, keys) if keys else None  # no tags: owner ""
         merged = merge(evaluation, extra)
         soon = _upcoming(report, None, report.account_id or "", merged, config, now)
-        return AccountAudit(label, report.account_id, report, merged, soon), []
+        return AccountAudit(label, report.account_id, report, merged, soon, owners), []
     stage("roles and account facts")
     details = source.fetch_details()
     warnings = [
@@ -137,7 +142,8 @@ def audit_one(
         # A centrally managed root lists its MFA checks in not_evaluated, with the reason.
         merged, _ = apply_central_root(merged, details.facts, report, config.enabled_checks)
     soon = _upcoming(report, details.roles, account_id or "", merged, config, now)
-    return AccountAudit(label, account_id, report, merged, soon), warnings
+    owners = account_owners(details.users, details.roles, keys) if keys else None
+    return AccountAudit(label, account_id, report, merged, soon, owners), warnings
 
 
 def _upcoming(

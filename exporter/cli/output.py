@@ -12,7 +12,7 @@ import io
 import json
 import math
 from collections import Counter, defaultdict, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +28,7 @@ from exporter.core.findings import (
     role_name,
     sorted_findings,
 )
+from exporter.core.owners import Owners
 from exporter.core.records import DUPLICATE_USER, FUTURE, ParseProblem
 from exporter.core.upcoming import Upcoming, sorted_upcoming
 
@@ -63,12 +64,13 @@ def render_audit(
     accounts = account_summaries(as_of, audits, failed, order)
     problems = [(a.label, a.account_id, p) for a in audits for p in a.evaluation.problems]
     soon = upcoming_of(audits)
+    owner = owner_lookup(audits)
     if fmt == "json":
-        doc = _json_audit(as_of, findings, result, failed, accounts, problems, soon)
+        doc = _json_audit(as_of, findings, result, failed, accounts, problems, soon, owner)
         return doc.decode("ascii")
     if fmt == "csv":
-        return _csv_audit(findings, accounts, problems, soon)
-    return _table_audit(as_of, findings, result, accounts, problems, soon)
+        return _csv_audit(findings, accounts, problems, soon, owner)
+    return _table_audit(as_of, findings, result, accounts, problems, soon, owner)
 
 
 def upcoming_of(audits: Sequence[AccountAudit]) -> list[Upcoming]:
@@ -89,10 +91,37 @@ def audit_json(
     accounts = account_summaries(as_of, audits, failed, order)
     problems = [(a.label, a.account_id, p) for a in audits for p in a.evaluation.problems]
     findings = sorted_findings(result.findings)
-    return _json_audit(as_of, findings, result, failed, accounts, problems, upcoming_of(audits))
+    return _json_audit(
+        as_of,
+        findings,
+        result,
+        failed,
+        accounts,
+        problems,
+        upcoming_of(audits),
+        owner_lookup(audits),
+    )
 
 
 Located = tuple[str, "str | None", ParseProblem]  # (source, account id, problem)
+# A finding's owner (--labels.owner-tag); None: no owner tag configured, no owner field.
+OwnerOf = Callable[[Finding], str] | None
+
+
+def owner_lookup(audits: Sequence[AccountAudit]) -> OwnerOf:
+    """The owner of each finding, by its account, when the audits read owners."""
+    by_account = {a.account_id or "": a.owners for a in audits if a.owners is not None}
+    if not by_account:
+        return None
+    none = Owners()
+    return lambda f: by_account.get(f.account_id, none).of(f)
+
+
+def _with_owners(dicts: list[dict[str, Any]], findings: list[Finding], owner: OwnerOf) -> Any:
+    if owner is not None:
+        for d, f in zip(dicts, findings, strict=True):
+            d["owner"] = owner(f)
+    return dicts
 
 
 def account_summaries(
@@ -153,13 +182,15 @@ def _json_audit(
     accounts: list[dict[str, Any]],
     problems: list[Located],
     upcoming: Sequence[Upcoming] = (),
+    owner: OwnerOf = None,
 ) -> bytes:
+    exempted = sorted_findings(result.exempted)
     doc = {
         "as_of": iso(as_of),
-        "findings": finding_dicts(findings),
+        "findings": _with_owners(finding_dicts(findings), findings, owner),
         "summary": severity_counts(findings),
         "upcoming": [u.as_dict() for u in upcoming],
-        "exempted": finding_dicts(sorted_findings(result.exempted)),
+        "exempted": _with_owners(finding_dicts(exempted), exempted, owner),
         "expired_exemptions": [e.as_dict() for e in result.expired_exemptions],
         "problems": [
             {**p._asdict(), "source": source, "account_id": account}
@@ -221,6 +252,7 @@ def _csv_audit(
     accounts: list[dict[str, Any]],
     problems: list[Located],
     upcoming: Sequence[Upcoming] = (),
+    owner: OwnerOf = None,
 ) -> str:
     rows = [[*_finding_row(f), "finding"] for f in findings]
     for u in upcoming:
@@ -234,7 +266,13 @@ def _csv_audit(
         facts = json.dumps(entry, sort_keys=True)
         rows.append([entry["account_id"] or "", "", "", "", "", "", _result_text(entry), facts,
                      "account"])  # fmt: skip
-    return _csv(rows, AUDIT_CSV_COLUMNS)
+    if owner is None:
+        return _csv(rows, AUDIT_CSV_COLUMNS)
+    # The owner column comes last, so readers of the columns above are unaffected.
+    owners = [owner(f) for f in findings] + [owner(u.finding) for u in upcoming]
+    for n, row in enumerate(rows):
+        row.append(owners[n] if n < len(owners) else "")
+    return _csv(rows, (*AUDIT_CSV_COLUMNS, "owner"))
 
 
 def severity_counts(findings: Sequence[Finding]) -> dict[str, int]:
@@ -255,14 +293,20 @@ def _table_audit(
     accounts: list[dict[str, Any]],
     problems: list[Located],
     upcoming: Sequence[Upcoming] = (),
+    owner: OwnerOf = None,
 ) -> str:
     rows = [
         [f.severity.upper(), f.account_id, f.user, f.check, "" if f.key is None else str(f.key),
          f.message]
         for f in findings
     ]  # fmt: skip
+    header = ["SEVERITY", "ACCOUNT", "USER", "CHECK", "KEY", "MESSAGE"]
+    if owner is not None:
+        header.insert(3, "OWNER")
+        for row, f in zip(rows, findings, strict=True):
+            row.insert(3, owner(f))
     out = [f"IAM credential audit as of {iso(as_of)}", ""]
-    out.append(_table(["SEVERITY", "ACCOUNT", "USER", "CHECK", "KEY", "MESSAGE"], rows))
+    out.append(_table(header, rows))
     counts = severity_counts(findings)
     out.append("")
     out.append(f"{len(findings)} finding(s): " + ", ".join(f"{counts[s]} {s}" for s in SEVERITIES))

@@ -136,6 +136,24 @@ def _path(text: str) -> str:
     return text
 
 
+# IAM's tag key: 1 to 128 letters, digits, spaces and _.:/=+-@ (IAM's TagKeyType).
+_TAG_KEY_CHARS = frozenset("_.:/=+-@ ")
+TAG_KEY_MAX = 128
+
+
+def parse_tag_key(text: str) -> str:
+    if (
+        not text
+        or len(text) > TAG_KEY_MAX
+        or not all(c.isalnum() or c in _TAG_KEY_CHARS for c in text)
+    ):
+        raise argparse.ArgumentTypeError(
+            f"not an IAM tag key: {excerpt(text)} (1 to {TAG_KEY_MAX} letters, digits, "
+            "spaces and _.:/=+-@, e.g. owner)"
+        )
+    return text
+
+
 def _address(text: str) -> str:
     try:
         parse_listen_address(text)
@@ -202,6 +220,9 @@ FLAGS: tuple[Flag, ...] = (
          "(aggregates only)", _choice(USER_LABEL_MODES), "MODE"),
     Flag("labels.user-hash-key-file", f"key for --labels.user=hash (else ${KEY_ENV})",
          str, "FILE"),
+    Flag("labels.owner-tag", "IAM tag whose value is the owner label of user and role "
+         "findings; repeatable, first match wins (users without it: owner=\"\")",
+         parse_tag_key, "TAG", repeatable=True),
     Flag("state.dir", "keep the last good report of each account here; served at start-up",
          str, "DIR"),
     Flag("aws.max-attempts", "retries of a failed AWS call, with backoff (botocore's "
@@ -257,8 +278,9 @@ def with_command_line(settings: Settings, given: Mapping[str, Any]) -> Settings:
     """``settings`` with the flags given on the command line (by ``Settings`` field;
     ``None`` means not given). The command line wins over the file."""
     values = {dest: value for dest, value in given.items() if value is not None}
-    if "report_file" in values:
-        values["report_file"] = tuple(values["report_file"])
+    for flag in FLAGS:
+        if flag.repeatable and flag.dest in values:
+            values[flag.dest] = tuple(values[flag.dest])
     return replace(settings, **values)
 
 

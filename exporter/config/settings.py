@@ -39,6 +39,9 @@ class Settings:
     web_config_file: str | None = None
     labels_user: str = "name"
     labels_user_hash_key_file: str | None = None
+    # IAM tag keys whose value is a user's or role's owner label, first match wins;
+    # () exports no owner label and reads no user tags.
+    labels_owner_tag: tuple[str, ...] = ()
     state_dir: str | None = None
     aws_max_attempts: int = 5
     aws_connect_timeout: timedelta = timedelta(seconds=5)

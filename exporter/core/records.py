@@ -141,6 +141,15 @@ class RoleRecord(NamedTuple):
     # The services its policies grant, with their last access (Access Advisor);
     # None when Access Advisor has not reported on this role.
     services: tuple[ServiceUse, ...] | None = None
+    # Its IAM tags as (key, value) pairs, in the order AWS lists them.
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+class UserTags(NamedTuple):
+    """An IAM user's tags, as (key, value) pairs in the order AWS lists them."""
+
+    user: str
+    tags: tuple[tuple[str, str], ...] = ()
 
 
 class AccountFacts(NamedTuple):

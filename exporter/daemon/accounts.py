@@ -35,8 +35,11 @@ from exporter.core.central_root import apply_central_root, withhold
 from exporter.core.checks.services import unknown_services
 from exporter.core.evaluate import evaluate_details, merge
 from exporter.core.findings import role_name
+from exporter.core.owners import NO_OWNER, owner_of, owners_of_users
+from exporter.core.records import RoleRecord
 from exporter.core.sharding import Shard
 from exporter.daemon.exposition import with_zeros
+from exporter.daemon.owner_metrics import findings_by_owner
 from exporter.daemon.refresh import AccountTarget
 from exporter.daemon.snapshot import AccountState, DetailsState
 from exporter.daemon.stored import summary_of
@@ -67,6 +70,7 @@ class AccountsWiring:
         self.shard = Shard(flags.shard_index, flags.shard_count)
         self.finding_series = flags.metrics_finding_series
         self.series_limit = flags.metrics_finding_series_limit
+        self.owner_tags = flags.labels_owner_tag
         self._fixed = list(fixed)
         self.directory = None if fixed else (directory or self._directory(flags))
         # IAM Access Advisor (access_advisor.py), when enabled: fed here, run on its own.
@@ -78,7 +82,8 @@ class AccountsWiring:
         self.detail_parts = tuple(
             part
             for part, on in (("roles", self.accounts.roles.enabled),
-                             ("account", self.accounts.account_checks))
+                             ("account", self.accounts.account_checks),
+                             ("users", bool(flags.labels_owner_tag)))
             if on
         )  # fmt: skip
         self._fixed_with_details = {
@@ -93,6 +98,7 @@ class AccountsWiring:
         return AccountDirectory(
             self.accounts, self.shard, settings=settings,
             central_root=flags.organizations_central_root,
+            user_tags=bool(flags.labels_owner_tag),
         )  # fmt: skip
 
     # -- the daemon's target list ---------------------------------------------------------
@@ -117,7 +123,7 @@ class AccountsWiring:
         details = state.details
         source = target.source
         if state.success and isinstance(source, AccountDetailsSource):
-            details = _updated(details, source.fetch_details())
+            details = _updated(details, source.fetch_details(), self.owner_tags)
         throttled = getattr(source, "throttled_total", None)
         if isinstance(throttled, int):
             details = replace(details, throttled_total=throttled)
@@ -173,16 +179,19 @@ class _AccountsCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from self._roles()
+        if self.wiring.owner_tags:
+            yield findings_by_owner(self.accounts, self.wiring.owner_tags)
         yield self._central_root()
         yield from self._health()
         yield from self._shard()
 
     def _roles(self) -> Iterator[Metric]:
         roles = _gauge("aws_iam_roles", "IAM roles in the account (service-linked included).")
+        owner_tags = self.wiring.owner_tags
         series = _gauge(
             "aws_iam_role_finding",
             "One series per role finding (value 1), for drill-down.",
-            ["account_id", "check", "severity", "role"],
+            ["account_id", "check", "severity", "role", *(["owner"] if owner_tags else [])],
         )
         dropped = _gauge(
             "aws_iam_role_finding_series_dropped",
@@ -195,11 +204,15 @@ class _AccountsCollector(Collector):
             if state.analysis is None:
                 continue
             left_out = 0
+            role_owners = _role_owners(state.details.roles, owner_tags)
             for f in summary_of(state.analysis).role_findings:  # scope "role"
                 if kept >= self.wiring.series_limit:
                     left_out += 1
                     continue
-                series.add_metric([state.account_id, f.check, f.severity, role_name(f)], 1)
+                labels = [state.account_id, f.check, f.severity, role_name(f)]
+                if owner_tags:
+                    labels.append(role_owners.get(role_name(f), NO_OWNER))
+                series.add_metric(labels, 1)
                 kept += 1
             dropped.add_metric([state.account_id], left_out)
         yield roles
@@ -222,8 +235,9 @@ class _AccountsCollector(Collector):
     def _health(self) -> Iterator[Metric]:
         details = CounterMetricFamily(
             "aws_iam_exporter_detail_errors",
-            "Failed role (part=roles) or account-summary (part=account) fetches, by reason; "
-            "the credential report of the account may still be fine.",
+            "Failed role (part=roles), account-summary (part=account) or user-tag "
+            "(part=users, with --labels.owner-tag) fetches, by reason; the credential "
+            "report of the account may still be fine.",
             labels=["account_id", "part", "reason"],
         )
         throttled = CounterMetricFamily(
@@ -280,18 +294,31 @@ class _AccountsCollector(Collector):
         yield from (owned, count, configured)
 
 
-def _updated(details: DetailsState, fetched: AccountDetails) -> DetailsState:
+def _updated(
+    details: DetailsState, fetched: AccountDetails, owner_tags: tuple[str, ...] = ()
+) -> DetailsState:
     errors = Counter(details.detail_errors_total)
     for part, reason, _ in fetched.errors:
         errors[(part, reason)] += 1
+    owners = details.owners
+    if owner_tags and fetched.users is not None:
+        owners = MappingProxyType(dict(owners_of_users(fetched.users, owner_tags)))
     return replace(
         details,
+        owners=owners,
         # A part that failed keeps its last good value, like the report does.
         roles=details.roles if fetched.roles is None else fetched.roles,
         facts=details.facts if fetched.facts is None else fetched.facts,
         detail_errors_total=MappingProxyType(dict(errors)),
         last_detail_errors=fetched.errors,
     )
+
+
+def _role_owners(roles: Sequence[RoleRecord] | None, owner_tags: tuple[str, ...]) -> dict[str, str]:
+    """Role name -> owner, from the roles' own tags (read with the roles)."""
+    if not owner_tags or roles is None:
+        return {}
+    return {r.name: owner_of(r.tags, owner_tags) for r in roles}
 
 
 def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricFamily:

@@ -84,6 +84,8 @@ class ExpositionOptions:
     finding_series_limit: int = _DEFAULTS.metrics_finding_series_limit
     user_facts: bool = _DEFAULTS.metrics_user_facts
     user_label: UserLabel = identity
+    # --labels.owner-tag given: aws_iam_finding has an owner label (DetailsState.owners).
+    owner_label: bool = False
     version: str = __version__
     # More collectors per rendering, made from the account states (roles, shards).
     collectors: tuple[Callable[[Sequence[AccountState]], Collector], ...] = ()
@@ -102,6 +104,7 @@ class ExpositionOptions:
             user_facts=settings.metrics_user_facts,
             user_label=user_label,
             collectors=collectors,
+            owner_label=bool(settings.labels_owner_tag),
         )
 
 
@@ -146,7 +149,9 @@ def _openmetrics(collected: Collector) -> bytes:
 
 
 _SERIES_LABELS = ("account_id", "check", "severity", "user", "key")
-SeriesRow = tuple[str, str, str, str, str]  # the values of _SERIES_LABELS
+# With --labels.owner-tag: the same, then the owner.
+_OWNER_SERIES_LABELS = (*_SERIES_LABELS, "owner")
+SeriesRow = tuple[str, ...]  # the values of the family's labels, in order
 
 
 class FindingSeries(GaugeMetricFamily):
@@ -157,9 +162,9 @@ class FindingSeries(GaugeMetricFamily):
     formatter itself (``_line_template``): the same bytes. ``samples`` is built
     from the rows only for a reader of the family (a test, a registry)."""
 
-    def __init__(self, documentation: str) -> None:
+    def __init__(self, documentation: str, labels: Sequence[str] = _SERIES_LABELS) -> None:
         self.rows: list[SeriesRow] = []
-        super().__init__("aws_iam_finding", documentation, labels=list(_SERIES_LABELS))
+        super().__init__("aws_iam_finding", documentation, labels=list(labels))
 
     @property
     def samples(self) -> list[Sample]:
@@ -180,9 +185,9 @@ class FindingSeries(GaugeMetricFamily):
         self, labels: Sequence[str], value: float, timestamp: Timestamp | float | None = None
     ) -> None:
         # ``samples`` is built from the rows: a sample appended to it would be lost.
-        if value != 1 or timestamp is not None or len(labels) != len(_SERIES_LABELS):
-            raise ValueError("aws_iam_finding samples are 1, with its five labels")
-        self.add_row((labels[0], labels[1], labels[2], labels[3], labels[4]))
+        if value != 1 or timestamp is not None or len(labels) != len(self._labelnames):
+            raise ValueError("aws_iam_finding samples are 1, with each of its labels")
+        self.add_row(tuple(labels))
 
 
 def _formatted(metrics: Sequence[Metric], formatter: Formatter) -> bytes:
@@ -195,9 +200,10 @@ def _formatted(metrics: Sequence[Metric], formatter: Formatter) -> bytes:
             continue
         parts.append(formatter(_Collected(batch)))
         batch = []
-        head = GaugeMetricFamily(metric.name, metric.documentation, labels=list(_SERIES_LABELS))
+        labels = list(metric._labelnames)
+        head = GaugeMetricFamily(metric.name, metric.documentation, labels=labels)
         parts.append(formatter(_Collected([head])))  # HELP and TYPE: no samples
-        template = _line_template(formatter)
+        template = _line_template(formatter, labels)
         parts.append(
             "".join([template.format(*map(_escaped, row)) for row in metric.rows]).encode()
         )
@@ -205,18 +211,16 @@ def _formatted(metrics: Sequence[Metric], formatter: Formatter) -> bytes:
     return b"".join(parts)
 
 
-_TOKENS = tuple(f"T{n}Q{n}T" for n in range(len(_SERIES_LABELS)))
-
-
-def _line_template(formatter: Formatter) -> str:
-    """The formatter's line for one aws_iam_finding sample, ``{0}``..``{4}`` where the
-    label values of ``_SERIES_LABELS`` go."""
-    probe = GaugeMetricFamily("aws_iam_finding", "-", labels=list(_SERIES_LABELS))
-    probe.add_metric(list(_TOKENS), 1)
+def _line_template(formatter: Formatter, labels: Sequence[str] = _SERIES_LABELS) -> str:
+    """The formatter's line for one aws_iam_finding sample, ``{0}``, ``{1}``... where the
+    values of ``labels`` go."""
+    tokens = [f"T{n}Q{n}T" for n in range(len(labels))]
+    probe = GaugeMetricFamily("aws_iam_finding", "-", labels=list(labels))
+    probe.add_metric(tokens, 1)
     text = formatter(_Collected([probe])).decode()
     line = next(x for x in text.splitlines(keepends=True) if not x.startswith("#"))
     template = line.replace("{", "{{").replace("}", "}}")
-    for n, token in enumerate(_TOKENS):
+    for n, token in enumerate(tokens):
         template = template.replace(token, f"{{{n}}}")
     return template
 
@@ -510,7 +514,11 @@ class SnapshotCollector(Collector):
     def _finding_series(self) -> Iterator[Metric]:
         if not self.options.finding_series:
             return
-        series = FindingSeries(self._help("One series per finding (value 1), for drill-down."))
+        owned = self.options.owner_label
+        series = FindingSeries(
+            self._help("One series per finding (value 1), for drill-down."),
+            _OWNER_SERIES_LABELS if owned else _SERIES_LABELS,
+        )
         dropped = _gauge(
             "aws_iam_finding_series_dropped",
             "Findings left out of aws_iam_finding by the series limit.",
@@ -527,7 +535,9 @@ class SnapshotCollector(Collector):
             if user is None:
                 continue
             key = "" if entry[4] is None else str(entry[4])
-            series.add_row((state.account_id, entry[2], series_severity(entry), user, key))
+            row = (state.account_id, entry[2], series_severity(entry), user, key)
+            # The owner is looked up by the user's own name, whatever --labels.user shows.
+            series.add_row((*row, state.details.owners.get(entry[3], "")) if owned else row)
             kept += 1
             if kept >= limit:
                 break

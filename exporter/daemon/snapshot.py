@@ -44,6 +44,8 @@ class DetailsState:
     # Whether Organizations manages root and root holds no credential (core.central_root):
     # None when it cannot be told.
     root_centrally_managed: bool | None = None
+    # User name -> owner (--labels.owner-tag), users with an owner only; last good read.
+    owners: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import NamedTuple, Protocol, runtime_checkable
 
 from exporter.config.settings import Settings
-from exporter.core.records import AccountFacts, FetchedReport, RoleRecord
+from exporter.core.records import AccountFacts, FetchedReport, RoleRecord, UserTags
 from exporter.core.report import IncompleteReportError, ReportFormatError
 
 DEFAULT_MAX_BYTES = Settings().report_max_bytes
@@ -132,6 +132,8 @@ class AccountDetails(NamedTuple):
     facts: AccountFacts | None = None
     # (part, reason, message) of the calls that failed; the report itself may still be fine.
     errors: tuple[tuple[str, str, str], ...] = ()
+    # The users' tags (for --labels.owner-tag); None: not asked for, or the call failed.
+    users: tuple[UserTags, ...] | None = None
 
 
 @runtime_checkable

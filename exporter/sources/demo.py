@@ -22,6 +22,10 @@ come from other IAM APIs, not from the report. ``demo_details`` derives those
 facts from the same description as the report (root's MFA in the report and in
 the account summary agree), so the demo has findings for those checks too.
 
+Users and roles carry a ``team`` tag by their path (``/ci/`` platform, ``/service/``
+and ``/service-role/`` data, ``/security/`` security); people and the other roles have
+none. ``serve --demo --labels.owner-tag team`` shows owners, and the owner ``""``.
+
 ``demo_exemptions`` are what ``serve --demo`` uses when the configuration has none:
 one that never expires, one that expires within days and one already expired, so
 that each state of an exemption shows in the metrics, dashboards and alerts. They
@@ -37,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 from exporter.core.exemptions import Exemption
-from exporter.core.records import AccountFacts, RoleRecord, ServiceUse
+from exporter.core.records import AccountFacts, RoleRecord, ServiceUse, UserTags
 from exporter.core.report import COLUMNS
 from exporter.sources.base import AccountDetails, FetchedReport
 
@@ -216,6 +220,22 @@ def demo_report_csv(now: datetime, account: DemoAccount = DEMO_PRODUCTION) -> by
     return buf.getvalue().encode("utf-8")
 
 
+# The demo's ``team`` tag by IAM path: what --labels.owner-tag team reads as the owner.
+DEMO_OWNER_TAG = "team"
+_TEAMS_BY_PATH = {"/ci/": "platform", "/service/": "data", "/service-role/": "data",
+                  "/security/": "security"}  # fmt: skip
+
+
+def _team(path: str) -> tuple[tuple[str, str], ...]:
+    team = _TEAMS_BY_PATH.get(path)
+    return () if team is None else ((DEMO_OWNER_TAG, team), ("managed-by", "demo"))
+
+
+def demo_user_tags(account: DemoAccount) -> tuple[UserTags, ...]:
+    """Each user's tags (UserDetailList), agreeing with the report's paths."""
+    return tuple(UserTags(u.name, _team(u.path)) for u in account.users())
+
+
 def demo_details(account: DemoAccount, now: datetime) -> AccountDetails:
     """Roles and account facts (GetAccountSummary, root's MFA kind) at ``now``,
     agreeing with the account's report."""
@@ -229,6 +249,7 @@ def demo_details(account: DemoAccount, now: datetime) -> AccountDetails:
             last_used=None if used is None else now - timedelta(days=used),
             last_used_region=None if used is None else "eu-west-1",
             services=_services(account, name, now),
+            tags=_team(path),
         )
         for name, path, created, used in account.roles
     )
@@ -246,7 +267,7 @@ def demo_details(account: DemoAccount, now: datetime) -> AccountDetails:
         },
         org_root_management=account.org_root_management,
     )
-    return AccountDetails(aid, roles, facts)
+    return AccountDetails(aid, roles, facts, users=demo_user_tags(account))
 
 
 def _services(account: DemoAccount, role: str, now: datetime) -> tuple[ServiceUse, ...] | None:

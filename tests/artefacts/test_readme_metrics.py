@@ -31,7 +31,9 @@ ACCESS_ADVISOR_ONLY = {
     for name in ("jobs_started_total", "jobs_completed_total", "jobs_failed_total",
                  "principals_pending")
 }  # fmt: skip
-NOT_IN_DEMO = ORGANIZATIONS_ONLY | STATE_DIR_ONLY | ACCESS_ADVISOR_ONLY
+# Exported only with --labels.owner-tag (tests/daemon/test_owner_labels.py scrapes it).
+OWNER_TAG_ONLY = {"aws_iam_findings_by_owner"}
+NOT_IN_DEMO = ORGANIZATIONS_ONLY | STATE_DIR_ONLY | ACCESS_ADVISOR_ONLY | OWNER_TAG_ONLY
 _DECLARED = re.compile(
     r"\b(_gauge|GaugeMetricFamily|CounterMetricFamily|InfoMetricFamily)\(\s*\"(aws_iam_\w+)\""
 )
@@ -86,6 +88,12 @@ def test_access_advisor_only_families_say_so() -> None:
         in rows["aws_iam_exporter_access_advisor_jobs_started_total"][1]
     )
     assert set(rows) >= ACCESS_ADVISOR_ONLY
+
+
+def test_owner_tag_only_families_say_so() -> None:
+    rows = readme_table()
+    for name in OWNER_TAG_ONLY:
+        assert "only with `--labels.owner-tag`" in rows[name][1], name
 
 
 def test_organizations_only_families_say_so() -> None:

@@ -26,7 +26,7 @@ from exporter.sources.aws.assume_role import ClientCreator, assume_role_session,
 from exporter.sources.aws.clients import ClientSettings, make_client
 from exporter.sources.aws.errors import THROTTLING_CODES, classify
 from exporter.sources.aws.report_fetch import IamReportFetcher
-from exporter.sources.aws.roles import fetch_roles
+from exporter.sources.aws.roles import Authorization, fetch_authorization, fetch_roles
 from exporter.sources.base import AccountDetails, FetchedReport, SourceError
 
 T = TypeVar("T")
@@ -44,9 +44,11 @@ class AwsAccountSource:
         account_checks: bool = True,
         sts_client_creator: ClientCreator | None = None,
         org_root_management: Callable[[str], bool | None] | None = None,
+        user_tags: bool = False,
     ) -> None:
         """``org_root_management``: whether Organizations manages an account's root
-        credentials (the directory's last read), copied into the account's facts."""
+        credentials (the directory's last read), copied into the account's facts.
+        ``user_tags``: also read the users' tags (an owner tag is configured)."""
         self.spec = spec
         self.key = spec.key
         self.name = spec.name
@@ -57,6 +59,7 @@ class AwsAccountSource:
         self._account_checks = account_checks
         self._sts_client_creator = sts_client_creator
         self._org_root_management = org_root_management
+        self._user_tags = user_tags
         self._lock = threading.Lock()
         self._session: boto3.session.Session | None = None
         self._iam: Any = None
@@ -92,12 +95,24 @@ class AwsAccountSource:
         return self._call(lambda iam: poll_job(iam, job_id))
 
     def fetch_details(self) -> AccountDetails:
-        """Roles and account facts; each part fails on its own, recorded in ``errors``."""
+        """Roles, users' tags and account facts; each part fails on its own, recorded in
+        ``errors``. Roles and users' tags come from the same paginated call."""
         errors: list[tuple[str, str, str]] = []
-        roles = self._part("roles", self.fetch_roles, errors) if self._roles.enabled else None
+        want_roles, want_users = self._roles.enabled, self._user_tags
+        auth = Authorization(None, None)
+        if want_roles or want_users:
+            got = self._part(
+                "roles" if want_roles else "users",
+                lambda: self._call(lambda iam: fetch_authorization(iam, want_roles, want_users)),
+                errors,
+            )
+            if got is None and want_roles and want_users:
+                _, reason, message = errors[-1]
+                errors.append(("users", reason, message))
+            auth = got or auth
         facts = self._part("account", self.fetch_facts, errors) if self._account_checks else None
         account_id = facts.account_id if facts else self._account_id
-        return AccountDetails(account_id, roles, facts, tuple(errors))
+        return AccountDetails(account_id, auth.roles, facts, tuple(errors), auth.users)
 
     def account_id(self) -> str:
         """The account's id: configured, or asked of STS (GetCallerIdentity) once."""

@@ -53,9 +53,11 @@ class AccountDirectory:
         settings: ClientSettings | None = None,
         org_iam_client: Any = None,
         central_root: bool = True,
+        user_tags: bool = False,
     ) -> None:
         """``central_root``: read whether Organizations manages the members' root
-        credentials (``iam:ListOrganizationsFeatures``) at each discovery."""
+        credentials (``iam:ListOrganizationsFeatures``) at each discovery.
+        ``user_tags``: each account also reads its users' tags (owner tags configured)."""
         self.cfg = cfg
         self.settings = settings or ClientSettings()
         self.shard = shard or Shard()
@@ -64,6 +66,7 @@ class AccountDirectory:
         self._org_iam_client = org_iam_client
         self._management_session: boto3.session.Session | None = None
         self.central_root = central_root
+        self.user_tags = user_tags
         self.root_management: OrgRootManagement | None = None  # last good read
         self._sts_for = sts_client_creator or (lambda spec: None)
         self._discovered: list[AccountSpec] | None = None  # last good discovery
@@ -90,6 +93,7 @@ class AccountDirectory:
                     self.cfg.account_checks,
                     self._sts_for(spec),
                     self.root_status,
+                    user_tags=self.user_tags,
                 )
                 self._sources[spec] = src
             return src
@@ -187,6 +191,7 @@ def account_sources(config: Config, shard: Shard | None = None) -> list[tuple[st
         shard,
         settings=ClientSettings.from_settings(config.settings),
         central_root=config.settings.organizations_central_root,
+        user_tags=bool(config.settings.labels_owner_tag),
     )
     resolved = directory.refresh()
     out: list[tuple[str, ReportSource]] = [

@@ -41,6 +41,8 @@ def test_amtool_check_config_accepts_config_and_templates() -> None:
         (("severity=medium", "category=credentials"), ["slack-security-digest"]),
         (("severity=low", "category=credentials"), ["slack-security-digest"]),
         (("alertname=Unrelated",), ["slack-security"]),
+        (("severity=high", "category=credentials", "owner=payments"), ["slack-owner"]),
+        (("severity=high", "category=credentials", "owner="), ["slack-security"]),
     ],
 )
 def test_routes_by_severity(labels: tuple[str, ...], receivers: list[str]) -> None:
@@ -59,7 +61,7 @@ def test_critical_goes_to_slack_and_sns_and_others_to_slack() -> None:
     critical = receivers["critical-slack-and-sns"]
     assert critical["slack_configs"] and critical["sns_configs"]
     assert critical["sns_configs"][0]["topic_arn"].startswith("arn:aws:sns:")
-    for name in ("slack-security", "slack-security-digest"):
+    for name in ("slack-security", "slack-security-digest", "slack-owner"):
         assert set(receivers[name]) == {"name", "slack_configs"}
     # Secrets are referenced, never inlined.
     for receiver in receivers.values():
@@ -78,3 +80,15 @@ def test_grouped_by_account_and_critical_inhibits_lesser_credential_alerts() -> 
     for alert in alerts():
         if alert["labels"]["category"] == "credentials":
             assert "account_id" in alert["annotations"]["summary"]
+
+
+def test_owner_alerts_go_to_the_owners_channel_grouped_by_owner() -> None:
+    config = yaml.safe_load(CONFIG.read_text())
+    (route,) = [r for r in config["route"]["routes"] if r["receiver"] == "slack-owner"]
+    assert route["group_by"] == ["account_id", "owner"]
+    receivers = {r["name"]: r for r in config["receivers"]}
+    assert (
+        receivers["slack-owner"]["slack_configs"][0]["channel"] == "#iam-{{ .CommonLabels.owner }}"
+    )
+    owned = [a for a in alerts() if a["alert"] == "AwsIamOwnerHighFindings"]
+    assert owned and 'owner!=""' in owned[0]["expr"]

@@ -81,7 +81,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     nowhere = aws_env(f"http://127.0.0.1:{free_port()}")  # connection refused
     second = f"127.0.0.1:{free_port()}"
     with (
-        exporter_process("--demo") as demo,
+        exporter_process("--demo", "--labels.owner-tag", "team") as demo,
         exporter_process("--config", str(config), *BROKEN_FLAGS, env=nowhere) as broken,
         prometheus(
             [f"127.0.0.1:{demo.port}", f"127.0.0.1:{broken.port}", second], RULE_FILES
@@ -304,6 +304,9 @@ def test_demo_findings_fire_their_alerts(stack: Stack) -> None:
         ("AwsIamExemptionExpired", ""),
         # The demo's sec-scanner key passes the 90-day rotation limit in 6 days.
         ("AwsIamUpcomingFindings", DEMO_ACCOUNT),
+        # The first demo exporter reads the demo's team tag (--labels.owner-tag team).
+        ("AwsIamOwnerHighFindings", DEMO_ACCOUNT),
+        ("AwsIamOwnerHighFindings", SANDBOX_ACCOUNT),
     }
     firing = _wait_active(stack.prom, "firing", expected)
     upcoming = firing[("AwsIamUpcomingFindings", DEMO_ACCOUNT)]
@@ -322,6 +325,8 @@ def test_demo_findings_fire_their_alerts(stack: Stack) -> None:
     assert (
         root["annotations"]["summary"] == f"Root account of AWS account {DEMO_ACCOUNT} has no MFA"
     )
+    owned = firing[("AwsIamOwnerHighFindings", SANDBOX_ACCOUNT)]
+    assert owned["labels"]["owner"] == "platform"  # sandbox-ci's old key, path /ci/
     # Nothing rose and both exporters are scraped: no other alert fires.
     assert set(firing) == expected
 
