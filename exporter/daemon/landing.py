@@ -10,7 +10,7 @@ still tells the truth. Without scripts the absolute times remain.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from html import escape
@@ -243,6 +243,20 @@ def _state_word(row: _Row) -> str:
     return ", ".join(words)
 
 
+def _not_evaluated(why: Iterable[tuple[str, str]]) -> list[str]:
+    """One line per reason, naming its checks: a missing report row, a centrally managed
+    root and Access Advisor's silence are different stories."""
+    by_reason: dict[str, list[str]] = {}
+    for check, reason in why:
+        by_reason.setdefault(reason, []).append(check)
+    return [
+        f"<p>Not evaluated ({escape(reason)}): "
+        + ", ".join(f"<code>{escape(c)}</code>" for c in checks)
+        + ".</p>"
+        for reason, checks in by_reason.items()
+    ]
+
+
 def _account(row: _Row) -> str:
     state = row.state
     section = "attention" if row.attention else "account"
@@ -268,9 +282,7 @@ def _account(row: _Row) -> str:
         + ", ".join(_severity_count(s, by_sev.get(s, 0)) for s in SEVERITIES)
         + f" &middot; {_count(summary.users, 'user')}</p>"
     )
-    if summary.not_evaluated:
-        names = ", ".join(f"<code>{escape(c)}</code>" for c in sorted(summary.not_evaluated))
-        out.append(f"<p>Not evaluated (the report lacks their input): {names}.</p>")
+    out.extend(_not_evaluated(summary.not_evaluated_why))
     out.append(_check_table(summary.findings))
     out.append("</section>")
     return "\n".join(out)

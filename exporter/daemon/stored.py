@@ -64,6 +64,8 @@ class AnalysisSummary:
     # Enabled checks whose input the report lacks (no root row, old format): absent
     # from the metrics, never a clean 0.
     not_evaluated: frozenset[str] = frozenset()
+    # Why each of those was not evaluated (check, reason), for people (the landing page).
+    not_evaluated_why: tuple[tuple[str, str], ...] = ()
     # Per exemption of the configuration, in its order: the findings it matched
     # (exemptions.matched); () when summarised without the configuration's exemptions.
     exempted_by: tuple[int, ...] = ()
@@ -111,6 +113,7 @@ def summarise(
         series=tuple(entries),
         role_findings=findings_of_scope(findings, "role"),
         not_evaluated=frozenset(evaluation.not_evaluated),
+        not_evaluated_why=tuple(sorted(evaluation.not_evaluated.items())),
         exempted_by=matched(evaluation.exempted, exemptions, evaluation.expired_exemptions),
         upcoming=upcoming,
     )

@@ -324,3 +324,17 @@ def test_times_are_absolute_utc_with_an_inline_script_for_the_age() -> None:
 def test_before_the_first_snapshot() -> None:
     page = render_landing(None, "/metrics", datetime.now()).decode()
     assert "The first refresh has not finished yet." in page and __version__ in page
+
+
+def test_checks_not_evaluated_are_grouped_by_their_own_reason() -> None:
+    from exporter.daemon.landing import _not_evaluated
+
+    lines = _not_evaluated(
+        [("root_mfa_disabled", "no <root_account> row"), ("role_unused", "no roles read"),
+         ("root_access_key_active", "no <root_account> row")]
+    )  # fmt: skip
+    assert lines == [
+        "<p>Not evaluated (no &lt;root_account&gt; row): <code>root_mfa_disabled</code>, "
+        "<code>root_access_key_active</code>.</p>",
+        "<p>Not evaluated (no roles read): <code>role_unused</code>.</p>",
+    ]

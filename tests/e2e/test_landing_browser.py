@@ -97,6 +97,10 @@ def test_demo_page_reads_top_down_at_each_width(
     in_order(text, "All accounts", "Accounts, worst first", "demo-production", "demo-sandbox",
              "demo-member", "Configuration", "Exporter version", "break-glass")  # fmt: skip
     assert "1 exemption expired: it no longer applies" in text
+    # Each account says why a check was left out, with the reason it was left out for.
+    assert "Not evaluated (root credentials are centrally managed by AWS Organizations" in text
+    assert "Not evaluated (Access Advisor has not reported" in text
+    assert "the report lacks their input" not in text
     assert " ago)" in text, "the inline script adds each time's age"
     assert "replica" not in text and "(s)" not in text
     tiles = {label: (colour, top) for label, colour, top in seen["tiles"]}
