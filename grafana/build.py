@@ -159,6 +159,16 @@ def thresholds(*steps: tuple[float | None, str]) -> Json:
     return {"mode": "absolute", "steps": [{"color": c, "value": v} for v, c in steps]}
 
 
+def coloured_by(cell: str, *steps: tuple[float | None, str]) -> list[Json]:
+    """The properties that colour a table cell (``cell``: color-text or color-background)
+    by the thresholds ``steps``."""
+    return [
+        {"id": "custom.cellOptions", "value": {"type": cell}},
+        {"id": "color", "value": {"mode": "thresholds"}},
+        {"id": "thresholds", "value": thresholds(*steps)},
+    ]
+
+
 def value_map(mapping: dict[str, tuple[str, str]]) -> list[Json]:
     """``{"0": ("OK", "green")}`` -> a Grafana value mapping."""
     options = {
@@ -512,9 +522,7 @@ def severity_cells(title: str) -> list[Json]:
         {
             "matcher": {"id": "byName", "options": sev.capitalize()},
             "properties": [
-                {"id": "custom.cellOptions", "value": {"type": "color-background"}},
-                {"id": "color", "value": {"mode": "thresholds"}},
-                {"id": "thresholds", "value": thresholds((None, "transparent"), (1, c))},
+                *coloured_by("color-background", (None, "transparent"), (1, c)),
                 {"id": "links", "value": [link(title, f"{docs_base_url()}/checks.md")]},
             ],
         }
@@ -595,12 +603,7 @@ def accounts_table() -> Json:
                 "matcher": {"id": "byName", "options": "Refresh intervals since success"},
                 "properties": [
                     {"id": "decimals", "value": 1},
-                    {"id": "custom.cellOptions", "value": {"type": "color-text"}},
-                    {"id": "color", "value": {"mode": "thresholds"}},
-                    {
-                        "id": "thresholds",
-                        "value": thresholds((None, "green"), (1.5, "yellow"), (2, "red")),
-                    },
+                    *coloured_by("color-text", (None, "green"), (1.5, "yellow"), (2, "red")),
                 ],
             },
             *severity_cells("Checks documentation"),
@@ -808,12 +811,9 @@ def exemption_panels(lay: Layout) -> None:
                     "matcher": {"id": "byName", "options": "Days left"},
                     "properties": [
                         {"id": "decimals", "value": 1},
-                        {"id": "custom.cellOptions", "value": {"type": "color-background"}},
-                        {"id": "color", "value": {"mode": "thresholds"}},
-                        {
-                            "id": "thresholds",
-                            "value": thresholds((None, "red"), (0, "orange"), (soon, "green")),
-                        },
+                        *coloured_by(
+                            "color-background", (None, "red"), (0, "orange"), (soon, "green")
+                        ),
                         {
                             "id": "mappings",
                             "value": [
@@ -1031,9 +1031,7 @@ def overview() -> Json:
                 {
                     "matcher": {"id": "byRegexp", "options": "Root.*"},
                     "properties": [
-                        {"id": "custom.cellOptions", "value": {"type": "color-background"}},
-                        {"id": "color", "value": {"mode": "thresholds"}},
-                        {"id": "thresholds", "value": thresholds((None, "green"), (1, "red"))},
+                        *coloured_by("color-background", (None, "green"), (1, "red")),
                     ],
                 },
                 account_link("Account dashboard"),
