@@ -156,6 +156,6 @@ def _upcoming(
 ) -> tuple[Upcoming, ...]:
     # The checks not evaluated (whatever the reason) have no upcoming findings either.
     window, skipped = config.settings.upcoming_window, evaluation.not_evaluated
-    return upcoming_in_report(report, config, now, window, skipped) + upcoming_in_roles(
-        account_id, roles, config, now, window, skipped
-    )
+    current = (*evaluation.findings, *evaluation.exempted)
+    found = upcoming_in_report(report, config, now, window, skipped, current)
+    return found + upcoming_in_roles(account_id, roles, config, now, window, skipped)

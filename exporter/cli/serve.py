@@ -9,6 +9,7 @@ config file's ``flags:`` mapping under the same name without the dashes
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 from exporter.config import Config, load_config
 from exporter.config.flags import FLAGS, format_duration, with_command_line
 from exporter.config.settings import Settings
+
+SWITCH_INTERVAL_SECONDS = 0.0005
 
 
 def add_parser(sub: Any) -> None:
@@ -70,5 +73,10 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     config = replace(config, settings=resolve_flags(args, config))
+    # A scrape needs the interpreter a few times (accept, parse, send); each time it
+    # waits for the refresh thread to hand it over, by default after 5 ms. At 0.5 ms
+    # the scrape p99 during an organisation's refresh halved (docs/performance.md);
+    # with no thread waiting, no hand-over happens and nothing is lost.
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     setup_logging(config.settings.log_level, config.settings.log_format)
     return run_until_signalled(build_daemon(config))

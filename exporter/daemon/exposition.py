@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import repeat
+from itertools import chain, repeat
 from typing import TypeVar
 
 from prometheus_client import (
@@ -121,8 +121,9 @@ def render(
         registry.register(make(accounts))
     # Collected once for both formats: collecting costs as much as formatting.
     metrics = list(registry.collect())
-    text = _formatted(metrics, generate_latest)
-    openmetrics = _formatted(metrics, _openmetrics)
+    rows: dict[tuple[int, str], bytes] = {}  # both formats write the same series lines
+    text = _formatted(metrics, generate_latest, rows)
+    openmetrics = _formatted(metrics, _openmetrics, rows)
     return Exposition(
         text=text,
         text_gzip=_gzip(text),
@@ -190,8 +191,13 @@ class FindingSeries(GaugeMetricFamily):
         self.add_row(tuple(labels))
 
 
-def _formatted(metrics: Sequence[Metric], formatter: Formatter) -> bytes:
-    """``formatter`` over ``metrics``, the rows of a ``FindingSeries`` written by template."""
+def _formatted(
+    metrics: Sequence[Metric], formatter: Formatter, written: dict[tuple[int, str], bytes]
+) -> bytes:
+    """``formatter`` over ``metrics``, the rows of a ``FindingSeries`` written by template.
+
+    ``written`` keeps each family's rows as written by a template, for the next format
+    whose template is the same (text and OpenMetrics write these lines alike)."""
     parts: list[bytes] = []
     batch: list[Metric] = []
     for metric in metrics:
@@ -204,9 +210,10 @@ def _formatted(metrics: Sequence[Metric], formatter: Formatter) -> bytes:
         head = GaugeMetricFamily(metric.name, metric.documentation, labels=labels)
         parts.append(formatter(_Collected([head])))  # HELP and TYPE: no samples
         template = _line_template(formatter, labels)
-        parts.append(
-            "".join([template.format(*map(_escaped, row)) for row in metric.rows]).encode()
-        )
+        key = (id(metric), template)
+        if key not in written:
+            written[key] = _lines(template, metric.rows)
+        parts.append(written[key])
     parts.append(formatter(_Collected(batch)))
     return b"".join(parts)
 
@@ -223,6 +230,14 @@ def _line_template(formatter: Formatter, labels: Sequence[str] = _SERIES_LABELS)
     for n, token in enumerate(tokens):
         template = template.replace(token, f"{{{n}}}")
     return template
+
+
+def _lines(template: str, rows: Sequence[SeriesRow]) -> bytes:
+    # Escaping is per value: one look over all of them first (in C) finds whether any needs it.
+    values = "".join(chain.from_iterable(rows))
+    if "\\" in values or "\n" in values or '"' in values:
+        return "".join([template.format(*map(_escaped, r)) for r in rows]).encode()
+    return "".join([template.format(*r) for r in rows]).encode()
 
 
 def _escaped(value: str) -> str:

@@ -6,6 +6,13 @@ evaluates the report, runs the state hooks (role and account checks) and hands i
 result to ``_accept``, which swaps it into the account table; the ``Publisher``
 re-renders the snapshot from that table. A slow account never delays another's.
 
+Reading runs on many threads; computing does not. Parsing, evaluating, storing and
+rendering are pure Python bound by the GIL, so threads running them at once finish
+no sooner in all, each finishes later (the first account of a round waited for every
+other's share), and a scrape waits behind all of them for the interpreter. So they
+take turns on one lock (``self._compute``), while fetches, which release the GIL,
+still overlap.
+
 An attempt still running at its deadline (``Settings.refresh_deadline``) fails with
 reason ``timeout``: the account keeps its last good data and its ``refresh_success``
 goes to 0; the stuck thread's eventual result is dropped, and while it runs no new
@@ -120,6 +127,7 @@ class Refresher:
         self.publisher = Publisher(self._build, self._pool.running_for, on_snapshot)
         self._table = AccountTable()
         self._tick_lock = threading.Lock()
+        self._compute = threading.Lock()  # one thread computes at a time: see the docstring
         self._last_targets: list[AccountTarget] = []
         self._round_lock = threading.Lock()
         self._round: _Round | None = None
@@ -198,7 +206,8 @@ class Refresher:
         known = self._table.account_of(target.key)
         try:
             fetched = target.source.fetch()
-            analysis = analyse(fetched, self.config, now)
+            with self._compute:
+                analysis = analyse(fetched, self.config, now)
             account_id = target.account_id or analysis.report.account_id or _identify(target)
             if not account_id:
                 raise SourceError("invalid_report", "no ARN in the report names its account")
@@ -219,10 +228,13 @@ class Refresher:
                                      f"{target.name}: {err}", now,
                                      time.monotonic() - started)  # fmt: skip
         duration = time.monotonic() - started  # the report's: fetched and evaluated
-        state = succeeded(self._table.state_for(account_id, target.name), analysis, now, duration)
+        with self._compute:
+            state = succeeded(self._table.state_for(account_id, target.name), analysis, now,
+                              duration)  # fmt: skip
         state = self._hooked(target, state, now)
-        content = compress(fetched.content)
-        state = kept_small(state, analysis, content, self.config, now)
+        with self._compute:
+            content = compress(fetched.content)
+            state = kept_small(state, analysis, content, self.config, now)
         # The raw report is held only as long as a report hook (persistence) needs it.
         return _Result(account_id, state, None, "", fetched if self.on_report else None)
 
@@ -239,11 +251,13 @@ class Refresher:
             return _Result("", None, reason, message)
         before = self._table.state_for(account_id, target.name)
         previous = before.analysis
-        state = failed(before, reason, message, self.config, now, duration)
+        with self._compute:
+            state = failed(before, reason, message, self.config, now, duration)
         base = state.analysis
         state = self._hooked(target, state, now)
         content = previous.content if isinstance(previous, StoredAnalysis) else None
-        state = kept_small(state, base, content, self.config, now)
+        with self._compute:
+            state = kept_small(state, base, content, self.config, now)
         return _Result(account_id, state, reason, message)
 
     def _hooked(self, target: AccountTarget, state: AccountState, now: datetime) -> AccountState:
@@ -305,6 +319,10 @@ class Refresher:
     # -- publication ------------------------------------------------------------------------
 
     def _build(self, generation: int) -> Snapshot:
+        with self._compute:
+            return self._render(generation)
+
+    def _render(self, generation: int) -> Snapshot:
         accounts, pending, ready = self._table.view()
         now = self.now()
         current = exemption_statuses(accounts, self.config, now)

@@ -122,8 +122,11 @@ def summarise(
 def upcoming_of(analysis: Analysis, config: Config, now: datetime) -> tuple[Upcoming, ...]:
     """The report checks' upcoming findings of an analysis evaluated at ``now`` (the
     checks it did not evaluate, for whatever reason, have none)."""
-    window, skipped = config.settings.upcoming_window, analysis.evaluation.not_evaluated
-    return tuple(sorted_upcoming(upcoming_in_report(analysis.report, config, now, window, skipped)))
+    evaluation = analysis.evaluation
+    window, skipped = config.settings.upcoming_window, evaluation.not_evaluated
+    current = (*evaluation.findings, *evaluation.exempted)
+    found = upcoming_in_report(analysis.report, config, now, window, skipped, current)
+    return tuple(sorted_upcoming(found))
 
 
 @dataclass(frozen=True, eq=False)

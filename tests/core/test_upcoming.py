@@ -7,7 +7,9 @@ days, so a key rotated 80 days ago at 12:00 is due 11 days later, at 12:00.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +26,7 @@ from exporter.core.upcoming import (
     upcoming_in_roles,
     window_end,
 )
+from tests.support.real_reports import current_format_reports
 from tests.support.reports import ACCOUNT, AS_OF, key, report, root_row, ts, user_row
 
 TODAY = AS_OF.date()
@@ -225,3 +228,68 @@ def test_window_end_and_order() -> None:
 def test_naive_now_is_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         upcoming(machine("ci", 80), now=AS_OF.replace(tzinfo=None))
+
+
+def _both_ways(data: bytes, policy: Policy, now: datetime) -> tuple[list[Upcoming], list[Upcoming]]:
+    parsed = parse_report(data, None, now)
+    evaluation = evaluate(parsed, policy, now)
+    skipped = evaluation.not_evaluated
+    asked = upcoming_in_report(parsed, policy, now, DEFAULT_WINDOW, skipped)
+    current = (*evaluation.findings, *evaluation.exempted)
+    known = upcoming_in_report(parsed, policy, now, DEFAULT_WINDOW, skipped, current)
+    return list(asked), list(known)
+
+
+@pytest.mark.parametrize("path", current_format_reports(), ids=lambda p: p.name)
+def test_what_fires_now_read_from_the_evaluation_is_what_the_checks_say(path: Path) -> None:
+    """Upcoming findings worked out from the evaluation at ``now`` equal those found by
+    asking the checks again, on real reports, at several times past their latest date,
+    with and without an exemption that lapses within the window (a finding it covers
+    today fires already: it is not upcoming, though no exemption spares it then)."""
+    data = path.read_bytes()
+    latest = _latest_date(data)
+    for days in DAYS_PAST_GENERATION:
+        now = latest + timedelta(days=days)
+        lapsing = config_from_dict({"exemptions": [
+            {"user": "*", "checks": ["access_key_not_rotated", "user_inactive"], "reason": "x",
+             "expires": (now + timedelta(days=5)).date().isoformat()},
+        ]})  # fmt: skip
+        for policy in (Policy(), lapsing):
+            asked, known = _both_ways(data, policy, now)
+            assert known == asked
+
+
+DAYS_PAST_GENERATION = (0, 20, 80, 85, 170, 365)
+_ISO_DATE = re.compile(rb"\b(\d{4}-\d{2}-\d{2})T")
+
+
+def _latest_date(data: bytes) -> datetime:
+    """The report's latest date (most have no generation time), at midnight UTC: the
+    times counted from it reach each threshold from both sides."""
+    days = sorted(_ISO_DATE.findall(data))
+    latest = date.fromisoformat(days[-1].decode()) if days else AS_OF.date()
+    return datetime.combine(latest, datetime.min.time(), timezone.utc)
+
+
+def test_the_real_reports_have_upcoming_findings_at_those_times() -> None:
+    """What the test above compares is not empty: the real reports, at those times,
+    have upcoming findings."""
+    paths = current_format_reports()
+    if not paths:
+        pytest.skip("shared/real-reports not found beside the repository")
+    seen = 0
+    for path in paths:
+        data = path.read_bytes()
+        generated = _latest_date(data)
+        for days in DAYS_PAST_GENERATION:
+            seen += len(_both_ways(data, Policy(), generated + timedelta(days=days))[0])
+    assert seen >= 10
+
+
+def test_what_fires_now_read_from_the_evaluation_on_a_large_mixed_report() -> None:
+    rows = [machine(f"m{n}", rotated_days=n % 120, used_days=n % 7) for n in range(300)]
+    rows += [human(f"h{n}", password_last_used=ts(n % 100)) for n in range(300)]
+    data = report(root_row(), *rows)
+    asked, known = _both_ways(data, Policy(), AS_OF)
+    assert known == asked
+    assert len(asked) > 20

@@ -366,7 +366,7 @@ def test_finding_rows_are_written_as_prometheus_client_writes_the_samples(user: 
     for formatter in (generate_latest, _openmetrics):
         # The same family's samples through prometheus_client, sample by sample.
         expected = formatter(_Collected([_plain(family)]))
-        assert _formatted([family], formatter) == expected
+        assert _formatted([family], formatter, {}) == expected
         assert user.encode() in expected or "\\" in expected.decode()
 
 

@@ -258,3 +258,61 @@ def test_a_renamed_account_keeps_its_counters_under_the_new_name() -> None:
     state = r.run().accounts[0]
     assert state.name == "new-name" and dict(state.errors_total) == {"throttled": 1}
     r.close()
+
+
+class _Overlap:
+    """How many threads are inside a section at once, at most."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.inside = 0
+        self.most = 0
+
+    def enter(self) -> None:
+        with self.lock:
+            self.inside += 1
+            self.most = max(self.most, self.inside)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.inside -= 1
+
+
+def test_fetches_overlap_but_one_account_is_computed_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Parsing and evaluating hold the GIL: threads doing it at once only take turns,
+    and keep a scrape waiting longer. Reading (which releases it) still overlaps."""
+    from exporter.daemon import refresh
+
+    fetching, computing = _Overlap(), _Overlap()
+    all_fetching = threading.Barrier(3, timeout=10)
+
+    class Slow(Source):
+        def fetch(self) -> FetchedReport:
+            fetching.enter()
+            try:
+                all_fetching.wait()  # the three fetches are under way together
+                return super().fetch()
+            finally:
+                fetching.leave()
+
+    real = refresh.analyse
+
+    def analyse(*args: object) -> object:
+        computing.enter()
+        try:
+            threading.Event().wait(0.02)  # give another thread the chance to come in
+            return real(*args)  # type: ignore[arg-type]
+        finally:
+            computing.leave()
+
+    monkeypatch.setattr(refresh, "analyse", analyse)
+    accounts = [f"{n:012d}" for n in (1, 2, 3)]
+    targets = [AccountTarget(a, a, Slow(sample_report(3, a))) for a in accounts]
+    r = refresher(targets, workers=3)
+    snap = r.run()
+    r.close()
+    assert all(s.success for s in snap.accounts)
+    assert fetching.most == 3
+    assert computing.most == 1
