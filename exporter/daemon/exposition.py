@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import chain, repeat
+from operator import itemgetter
 from typing import TypeVar
 
 from prometheus_client import (
@@ -46,8 +47,8 @@ from exporter.daemon.snapshot import AccountState, Exposition, PendingSource
 from exporter.daemon.stored import (
     AnalysisSummary,
     SeriesEntry,
-    series_order,
-    series_severity,
+    series_fields,
+    series_user,
     summary_of,
 )
 from exporter.daemon.upcoming_metrics import upcoming_metrics
@@ -546,13 +547,13 @@ class SnapshotCollector(Collector):
         kept = 0
         limit = self.options.finding_series_limit
         for entry, state in merged if limit > 0 else ():
-            user = label(entry[3])
+            severity, _, check, name, key = series_fields(entry)
+            user = label(name)
             if user is None:
                 continue
-            key = "" if entry[4] is None else str(entry[4])
-            row = (state.account_id, entry[2], series_severity(entry), user, key)
+            row = (state.account_id, check, severity, user, key)
             # The owner is looked up by the user's own name, whatever --labels.user shows.
-            series.add_row((*row, state.details.owners.get(entry[3], "")) if owned else row)
+            series.add_row((*row, state.details.owners.get(name, "")) if owned else row)
             kept += 1
             if kept >= limit:
                 break
@@ -631,7 +632,7 @@ class _Ranked:
                 zip(summary.series, repeat(index), repeat(state), strict=False)
                 for index, (state, summary) in enumerate(analysed)
             ),
-            key=lambda entry: series_order(entry[0]),
+            key=itemgetter(0),  # the entries sort as Finding.sort_key
         )
 
     def __iter__(self) -> Iterator[tuple[SeriesEntry, AccountState]]:
@@ -648,7 +649,7 @@ def _labelled(entries: Sequence[SeriesEntry], label: UserLabel) -> int:
         return len(entries)
     if every is False:
         return 0
-    return sum(1 for entry in entries if label(entry[3]) is not None)
+    return sum(1 for entry in entries if label(series_user(entry)) is not None)
 
 
 def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricFamily:

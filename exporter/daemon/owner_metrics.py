@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 from exporter.core.findings import role_name
 from exporter.core.owners import NO_OWNER, owner_of
 from exporter.daemon.snapshot import AccountState
-from exporter.daemon.stored import series_severity, summary_of
+from exporter.daemon.stored import series_severity, series_user, summary_of
 
 
 def findings_by_owner(
@@ -34,7 +34,8 @@ def findings_by_owner(
         summary = summary_of(state.analysis)
         owners = state.details.owners
         counts: Counter[tuple[str, str]] = Counter(
-            (owners.get(entry[3], NO_OWNER), series_severity(entry)) for entry in summary.series
+            (owners.get(series_user(entry), NO_OWNER), series_severity(entry))
+            for entry in summary.series
         )
         roles = {r.name: r for r in state.details.roles or ()}
         for f in summary.role_findings:

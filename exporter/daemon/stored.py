@@ -34,17 +34,32 @@ from exporter.core.report import parse_report
 from exporter.core.upcoming import Upcoming, sorted_upcoming, upcoming_in_report
 from exporter.daemon.exemptions import matched
 
-# One aws_iam_finding series: (severity rank, the finding's account_id, check, user, key).
-SeriesEntry = tuple[int, str, str, str, "int | None"]
+# One aws_iam_finding series: "rank\0account_id\0check\0user\0key", the finding's
+# severity rank, account id, check, user and key ("" for none). A string, not a tuple:
+# an organisation holds hundreds of thousands of them between refreshes, and the
+# cyclic collector walks every tuple it has not yet seen, while a string it never
+# looks at. "\0" sorts before any character of the fields (a user name cannot hold
+# it), so the strings sort as ``Finding.sort_key`` does.
+SeriesEntry = str
+_SEP = "\0"
 
 
-def series_order(entry: SeriesEntry) -> tuple[int, str, str, str, int]:
-    """``Finding.sort_key`` of the finding the entry came from."""
-    return entry[0], entry[1], entry[2], entry[3], entry[4] or 0
+def series_entry(rank: int, account_id: str, check: str, user: str, key: int | None) -> str:
+    return _SEP.join((str(rank), account_id, check, user, "" if key is None else str(key)))
+
+
+def series_fields(entry: SeriesEntry) -> tuple[str, str, str, str, str]:
+    """(severity, account id, check, user, key) of an entry; key "" for none."""
+    rank, account_id, check, user, key = entry.split(_SEP)
+    return SEVERITIES[int(rank)], account_id, check, user, key
+
+
+def series_user(entry: SeriesEntry) -> str:
+    return entry.split(_SEP, 4)[3]
 
 
 def series_severity(entry: SeriesEntry) -> str:
-    return SEVERITIES[entry[0]]
+    return SEVERITIES[int(entry[0])]
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,11 +110,11 @@ def summarise(
     findings = evaluation.findings
     users = report.users
     entries: list[SeriesEntry] = [
-        (SEVERITY_RANK[f.severity], f.account_id, f.check, f.user, f.key)
+        series_entry(SEVERITY_RANK[f.severity], f.account_id, f.check, f.user, f.key)
         for f in findings
         if f.user
     ]
-    entries.sort(key=series_order)
+    entries.sort()
     return AnalysisSummary(
         users=len(users),
         root_without_mfa=sum(1 for r in report.records if r.is_root and r.mfa_active is False),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -316,3 +317,28 @@ def test_fetches_overlap_but_one_account_is_computed_at_a_time(
     assert all(s.success for s in snap.accounts)
     assert fetching.most == 3
     assert computing.most == 1
+
+
+def test_attempts_that_never_stop_overlapping_still_let_the_collector_run() -> None:
+    """Each attempt pauses the cyclic collector until it ends; attempts that always
+    overlap would keep it paused for good. Between attempts, the young objects are
+    then collected anyway, at most every ``starved_seconds``."""
+    from exporter.core.report import gc_paused
+
+    collections: list[int] = []
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    r = refresher([AccountTarget(A, "prod", Source(sample_report(2, A)))])
+    r.starved_seconds = 0.0
+    gc.callbacks.append(seen)
+    try:
+        with gc_paused():  # another attempt that never ends
+            r.run()
+            r.run()
+    finally:
+        gc.callbacks.remove(seen)
+        r.close()
+    assert collections and max(collections) == 1

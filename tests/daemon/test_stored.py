@@ -6,18 +6,27 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from exporter.config import config_from_dict
 from exporter.core.analyse import Analysis, analyse
 from exporter.core.evaluate import Evaluation, merge
-from exporter.core.findings import Finding
+from exporter.core.findings import SEVERITIES, Finding
 from exporter.daemon import stored as stored_module
 from exporter.daemon.accounts import AccountsWiring
 from exporter.daemon.exposition import ExpositionOptions, render
 from exporter.daemon.landing import render_landing
 from exporter.daemon.refresh import AccountTarget, Refresher
 from exporter.daemon.snapshot import AccountState, Snapshot
-from exporter.daemon.stored import StoredAnalysis, compress, store
+from exporter.daemon.stored import (
+    StoredAnalysis,
+    compress,
+    series_entry,
+    series_fields,
+    series_user,
+    store,
+)
 from exporter.sources.base import FetchedReport, SourceError
 from tests.support.sample_reports import NOW, report_csv, root_row, sample_report, user_row
 
@@ -68,7 +77,7 @@ def test_a_stored_analysis_rebuilds_exactly_what_was_dropped() -> None:
     assert summary.users == len(final.report.users) == 30
     assert sum(summary.findings.values()) == len(final.evaluation.findings)
     assert summary.role_findings == (role_finding(A, "x"),)
-    assert [e[3] for e in summary.series] == [
+    assert [series_user(e) for e in summary.series] == [
         f.user for f in sorted(final.evaluation.findings, key=Finding.sort_key) if f.user
     ]
 
@@ -172,3 +181,20 @@ def test_an_unchanged_report_is_diffed_without_parsing_the_previous_one(
     state = changed.account(B)
     assert state is not None and state.changes_total["user_deleted"] == 1
     assert changed.account(A).changes_total["user_deleted"] == 0  # type: ignore[union-attr]
+
+
+_NAMES = st.text(st.characters(codec="utf-8", exclude_characters="\0"), max_size=6)
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from(["", "1", "12", "123456789012"]),
+                          _NAMES, _NAMES, st.sampled_from([None, 1, 2])), max_size=30))  # fmt: skip
+def test_series_entries_sort_as_the_findings_do(
+    fields: list[tuple[int, str, str, str, int | None]],
+) -> None:
+    """The entries are strings (the collector never walks them); sorted, they keep
+    ``Finding.sort_key``'s order, a field that is a prefix of another included."""
+    entries = [series_entry(*f) for f in fields]
+    by_finding = sorted(fields, key=lambda f: (*f[:4], f[4] or 0))
+    assert [series_fields(e) for e in sorted(entries)] == [
+        (SEVERITIES[r], a, c, u, "" if k is None else str(k)) for r, a, c, u, k in by_finding
+    ]
