@@ -4,6 +4,7 @@ managed root stays centrally managed, and the owners from IAM tags stay on the s
 from __future__ import annotations
 
 import logging
+import urllib.request
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
@@ -13,10 +14,12 @@ from typing import Any
 import pytest
 
 from exporter.config import Config, config_from_dict
+from exporter.config.settings import Settings
 from exporter.core.central_root import CENTRALLY_MANAGED
 from exporter.core.checks import ids_of_scope
 from exporter.core.records import FetchedReport
 from exporter.daemon.accounts import AccountsWiring
+from exporter.daemon.compose import build_daemon
 from exporter.daemon.exposition import ExpositionOptions
 from exporter.daemon.persistence import StatePersistence
 from exporter.daemon.refresh import AccountTarget, Refresher
@@ -254,3 +257,37 @@ def test_a_restart_without_details_sources_restores_what_it_saved(tmp_path: Path
     finally:
         plain.store.close()
     assert restored is not None and len(restored.accounts) == len(DEMO_ACCOUNTS)
+
+
+def test_serve_with_state_dir_serves_the_managed_root_and_owners_before_any_refresh(
+    tmp_path: Path,
+) -> None:
+    """Through the composition root and HTTP: the second daemon has not refreshed."""
+    settings = Settings(demo=True, state_dir=str(tmp_path / "state"),
+                        web_listen_address="127.0.0.1:0",
+                        labels_owner_tag=(DEMO_OWNER_TAG,))  # fmt: skip
+    first = build_daemon(Config(settings=settings))
+    first.start(schedule=False)
+    try:
+        first.refresher.run()
+        before = scrape(first.port)
+    finally:
+        first.stop()
+    second = build_daemon(Config(settings=settings))
+    second.start(schedule=False)  # restores, and refreshes nothing
+    try:
+        after = scrape(second.port)
+    finally:
+        second.stop()
+    assert "aws_iam_exporter_refresh_success" not in after  # no refresh has run
+    member = DEMO_MEMBER.account_id
+    assert gauges(after) == gauges(before) and gauges(after)[member] == 1
+    assert not set(ROOT_CHECKS) & exported_checks(after, member)
+    restored = user_series(after)
+    assert {o for o in restored.values() if o}
+    assert restored == {k: user_series(before)[k] for k in restored}
+
+
+def scrape(port: int) -> Samples:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as resp:
+        return parse_samples(resp.read().decode())
