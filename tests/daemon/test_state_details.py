@@ -21,6 +21,7 @@ from exporter.core.records import FetchedReport
 from exporter.daemon.accounts import AccountsWiring
 from exporter.daemon.compose import build_daemon
 from exporter.daemon.exposition import ExpositionOptions
+from exporter.daemon.landing import render_landing
 from exporter.daemon.persistence import StatePersistence
 from exporter.daemon.refresh import AccountTarget, Refresher
 from exporter.daemon.snapshot import Snapshot
@@ -149,6 +150,11 @@ def test_a_restored_managed_root_is_shown_as_centrally_managed_as_before(tmp_pat
     why = state.analysis.evaluation.not_evaluated
     assert {c: why[c] for c in ROOT_CHECKS} == dict.fromkeys(ROOT_CHECKS, CENTRALLY_MANAGED)
     assert state.details.root_centrally_managed is True
+    # The landing page says so for that account, as before the restart.
+    page = render_landing(restored, "/metrics", LATER).decode()
+    note = "Root credentials are centrally managed by AWS Organizations"
+    assert page.count(note) == render_landing(refreshed, "/metrics", NOW).decode().count(note) == 1
+    assert page.index(note) > page.index(f"({member})")
     # root_mfa_disabled as before: absent (member), 0 (sandbox: a virtual MFA), 1
     # (production: no MFA, the organisation unknown).
     assert (
