@@ -11,6 +11,12 @@ nothing saved: its first good read creates its file.
 A restored account shows no ``aws_iam_exporter_refresh_success`` until its first
 refresh in this process ends; ``aws_iam_exporter_last_refresh_success_timestamp_seconds``
 keeps the time of the saved refresh.
+
+The account facts and, with ``--labels.owner-tag``, the users' owners are saved with
+the report, so that a restart shows what the last refresh did: a centrally managed
+root stays so (no critical ``root_mfa_disabled`` until the first refresh), and the
+series keep their ``owner`` label (no new series, no alert routed to nobody). The
+role and account checks themselves wait for the first refresh, as roles are not saved.
 """
 
 from __future__ import annotations
@@ -18,18 +24,22 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
+from types import MappingProxyType
 
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from exporter.config import Config
 from exporter.core.analyse import Analysis, analyse
+from exporter.core.central_root import apply_central_root
 from exporter.core.evaluate import evaluate_details, merge
 from exporter.core.report import ReportFormatError
 from exporter.daemon.exposition import ExpositionOptions, render
-from exporter.daemon.snapshot import AccountState, Snapshot, exemption_statuses
+from exporter.daemon.snapshot import AccountState, DetailsState, Snapshot, exemption_statuses
+from exporter.daemon.state_details import SavedOwners
 from exporter.daemon.state_store import PRUNE_AFTER_SECONDS, SavedReport, StateError, StateStore
 from exporter.daemon.stored import compress, store
 from exporter.sources.base import FetchedReport
@@ -37,6 +47,7 @@ from exporter.sources.base import FetchedReport
 log = logging.getLogger("exporter.state")
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
+_NO_OWNERS: Mapping[str, str] = MappingProxyType({})
 
 
 class StatePersistence:
@@ -51,6 +62,7 @@ class StatePersistence:
         self.prune_after = prune_after
         self.config = config
         self.options = options
+        self.owner_tags = config.settings.labels_owner_tag
         self.save_errors = 0  # exported live by SaveErrorsCollector
         self._lock = threading.Lock()
 
@@ -65,6 +77,8 @@ class StatePersistence:
             fetched_at=state.last_success,
             account_id=state.account_id,
             name=state.name,
+            facts=state.details.facts,
+            owners=SavedOwners(self.owner_tags, state.details.owners) if self.owner_tags else None,
         )
         try:
             self.store.save_report(saved)
@@ -91,7 +105,9 @@ class StatePersistence:
     def restore(self, now: datetime) -> Snapshot | None:
         """The snapshot rebuilt from the saved reports, or None when there are none."""
         states: dict[str, AccountState] = {}
-        for saved in self.store.load_all().values():
+        found = self.store.load_all().values()
+        self._log_stale_owners(found)
+        for saved in found:
             state = self._restored(saved, now)
             if state is None:
                 continue
@@ -118,10 +134,21 @@ class StatePersistence:
         if not account_id:
             log.warning("ignoring saved report of %s: no account id", saved.key)
             return None
-        # Roles and account facts are not saved: their checks are not evaluated until
-        # the first refresh fetches them, rather than read as clean.
+        # Roles are not saved: the role and account checks are not evaluated until the
+        # first refresh fetches their input, rather than read as clean.
         unknown = evaluate_details(account_id, None, None, self.config, now)
-        final = Analysis(analysis.report, merge(analysis.evaluation, unknown))
+        merged = merge(analysis.evaluation, unknown)
+        managed: bool | None = None
+        if self.config.settings.organizations_central_root:  # as AccountsWiring.state_hook
+            merged, managed = apply_central_root(
+                merged, saved.facts, analysis.report, self.config.enabled_checks
+            )
+        final = Analysis(analysis.report, merged)
+        # The facts are the last good ones: a failed first refresh re-evaluates them,
+        # as after any failed refresh, instead of forgetting that root is managed.
+        details = DetailsState(
+            facts=saved.facts, root_centrally_managed=managed, owners=self._owners(saved)
+        )
         return AccountState(
             account_id=account_id,
             name=saved.name or account_id,
@@ -129,7 +156,27 @@ class StatePersistence:
             analysis=store(final, compress(saved.content), analysis, self.config, now),
             evaluated_at=now,
             last_success=saved.fetched_at,
+            details=details,
         )
+
+    def _owners(self, saved: SavedReport) -> Mapping[str, str]:
+        """The saved owners, if read with the owner tags configured now; else none
+        (the first refresh reads them)."""
+        if not self.owner_tags or saved.owners is None or saved.owners.tags != self.owner_tags:
+            return _NO_OWNERS
+        return saved.owners.users
+
+    def _log_stale_owners(self, found: Iterable[SavedReport]) -> None:
+        if not self.owner_tags:
+            return
+        saved_under = (s.owners.tags for s in found if s.owners is not None)
+        stale = Counter(tags for tags in saved_under if tags != self.owner_tags)
+        for tags, count in sorted(stale.items()):
+            log.info(
+                "owners saved under --labels.owner-tag %s not restored for %d account(s): "
+                "the tags are now %s; the first refresh of each reads them",
+                ",".join(tags), count, ",".join(self.owner_tags),
+            )  # fmt: skip
 
 
 class SaveErrorsCollector(Collector):

@@ -2,7 +2,9 @@
 
 From it the daemon rebuilds its snapshot at start-up (served at once, before
 AWS answers) and diffs the first refresh against the report seen before the
-restart (no flood of ``user_created`` changes).
+restart (no flood of ``user_created`` changes). Beside the report, a file of
+format version 2 keeps the account facts and the users' owners of the same
+refresh (state_details.py); files of version 1 (the report alone) are still read.
 
 Each account has one JSON file, named after its id, written crash-safely: a temp file in the same
 directory, fsync, rename over the old file, fsync the directory. A crash at
@@ -48,11 +50,21 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from exporter.config.settings import Settings
+from exporter.core.records import AccountFacts
+from exporter.daemon.state_details import (
+    SavedOwners,
+    SectionError,
+    decode_facts,
+    decode_owners,
+    encode_facts,
+    encode_owners,
+)
 
 log = logging.getLogger("exporter.state")
 
 STATE_FORMAT = "aws-iam-credential-exporter/state"
-STATE_VERSION = 1
+STATE_VERSION = 2  # written; 2 added the "facts" and "owners" sections
+READ_VERSIONS = (1, 2)
 # --report.max-bytes: the state file of the largest report accepted is read back.
 DEFAULT_REPORT_MAX_BYTES = Settings().report_max_bytes
 PRUNE_AFTER_SECONDS = 7 * 86400
@@ -145,6 +157,11 @@ class SavedReport:
     fetched_at: datetime  # the refresh that fetched it (the last success)
     account_id: str = ""  # the account_id label, when known
     name: str = ""  # the account's display name
+    # The account facts of the same refresh (last good); None: not fetched, or a file
+    # of version 1.
+    facts: AccountFacts | None = None
+    # The users' owners, saved only with --labels.owner-tag; None: not saved.
+    owners: SavedOwners | None = None
 
 
 class StateStore:
@@ -154,8 +171,10 @@ class StateStore:
         self, directory: str | Path, max_report_bytes: int = DEFAULT_REPORT_MAX_BYTES
     ) -> None:
         self.directory = Path(directory)
-        # base64 makes 4 bytes of 3; the JSON around the content is small.
-        self.max_file_bytes = max_report_bytes * 4 // 3 + (64 << 10)
+        # base64 makes 4 bytes of 3. The owners give each user its name and at most one
+        # tag value (256 characters): less than twice its report row (150 bytes and its
+        # name twice). The facts and the JSON around are small.
+        self.max_file_bytes = max_report_bytes * 10 // 3 + (64 << 10)
         if self.directory.exists() and not self.directory.is_dir():
             raise StateError(f"--state.dir: {directory} is not a directory")
         try:
@@ -179,7 +198,7 @@ class StateStore:
         return self.directory / f"report-{_UNSAFE.sub('_', key)[-64:]}-{digest}.json"
 
     def save_report(self, saved: SavedReport) -> None:
-        document = {
+        document: dict[str, Any] = {
             "format": STATE_FORMAT,
             "version": STATE_VERSION,
             "kind": "report",
@@ -191,6 +210,10 @@ class StateStore:
             "sha256": hashlib.sha256(saved.content).hexdigest(),
             "content": base64.b64encode(saved.content).decode("ascii"),
         }
+        if saved.facts is not None:
+            document["facts"] = encode_facts(saved.facts)
+        if saved.owners is not None:
+            document["owners"] = encode_owners(saved.owners)
         data = json.dumps(document, separators=(",", ":")).encode("utf-8")
         atomic_write(self.path_for(saved.key), data)
 
@@ -287,13 +310,23 @@ def _decode_report(path: Path, key: str | None, limit: int) -> SavedReport:
         raise StateError("fetched_at is missing")
     if hashlib.sha256(content).hexdigest() != doc.get("sha256"):
         raise StateError("the checksum does not match: the file is corrupt")
+    account_id = str(doc.get("account_id") or "")
+    facts, owners = None, None
+    if doc["version"] >= 2:  # version 1 had neither section
+        try:
+            facts = None if doc.get("facts") is None else decode_facts(doc["facts"], account_id)
+            owners = None if doc.get("owners") is None else decode_owners(doc["owners"])
+        except SectionError as err:
+            raise StateError(str(err)) from None
     return SavedReport(
         doc["key"],
         content,
         generated,
         fetched_at,
-        account_id=str(doc.get("account_id") or ""),
+        account_id=account_id,
         name=str(doc.get("name") or ""),
+        facts=facts,
+        owners=owners,
     )
 
 
@@ -335,10 +368,10 @@ def _read_document(path: Path, limit: int) -> dict[str, Any]:
         raise StateError("not valid JSON (truncated or corrupt)") from None
     if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
         raise StateError("not a state file of this exporter")
-    if data.get("version") != STATE_VERSION:
-        raise StateError(
-            f"format version {data.get('version')!r}, this build reads {STATE_VERSION}"
-        )
+    version = data.get("version")
+    if isinstance(version, bool) or version not in READ_VERSIONS:
+        readable = " and ".join(str(v) for v in READ_VERSIONS)
+        raise StateError(f"format version {version!r}, this build reads {readable}")
     return data
 
 

@@ -43,7 +43,7 @@ def test_round_trip_and_file_modes(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(store.directory.stat().st_mode) == 0o700
     doc = json.loads(path.read_text())
-    assert doc["format"] == STATE_FORMAT and doc["version"] == 1
+    assert doc["format"] == STATE_FORMAT and doc["version"] == 2
 
 
 def test_mode_is_0600_whatever_the_umask(tmp_path: Path) -> None:
