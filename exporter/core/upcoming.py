@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from exporter.core.checks import CHECKS, Thresholds
 from exporter.core.checks.spec import CheckSpec
+from exporter.core.evaluate import report_batches
 from exporter.core.exemptions import Exemption, ExemptionSet
 from exporter.core.findings import ROLE_FACT, SEVERITY_RANK, Finding
 from exporter.core.policy import Policy
@@ -67,16 +68,17 @@ def upcoming_in_report(
     not_evaluated: Mapping[str, str],
 ) -> tuple[Upcoming, ...]:
     """The report checks' findings due after ``now`` and within ``window``."""
-    roots = [r for r in report.records if r.user == ROOT_USER]
-    users = [r for r in report.records if r.user != ROOT_USER] if roots else report.records
-    subjects = {"root": roots, "user": users, "any": report.records}
+    complete = any(r.user == ROOT_USER for r in report.records)
     account = report.account_id or ""
-    found = [
-        (Finding(account, row.user, row.arn, cid, severity, key, msg, facts), due)
+    # A batch of rows at a time, as evaluate does, joined back into check order.
+    by_check: dict[str, list[tuple[Finding, date]]] = {cid: [] for cid in policy.checks}
+    for subjects in report_batches(report.records, complete):
         for cid, severity, row, key, msg, facts, due in _due(
             policy, subjects, now, window, not_evaluated
-        )
-    ]
+        ):
+            finding = Finding(account, row.user, row.arn, cid, severity, key, msg, facts)
+            by_check[cid].append((finding, due))
+    found = [item for items in by_check.values() for item in items]
     return _not_exempt(found, policy.exemptions)
 
 
