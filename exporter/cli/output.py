@@ -12,9 +12,9 @@ import io
 import json
 import math
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -66,8 +66,8 @@ def render_audit(
     soon = upcoming_of(audits)
     owner = owner_lookup(audits)
     if fmt == "json":
-        doc = _json_audit(as_of, findings, result, failed, accounts, problems, soon, owner)
-        return doc.decode("ascii")
+        pieces = _json_audit(as_of, findings, result, failed, accounts, problems, soon, owner)
+        return b"".join(pieces).decode("ascii")
     if fmt == "csv":
         return _csv_audit(findings, accounts, problems, soon, owner)
     return _table_audit(as_of, findings, result, accounts, problems, soon, owner)
@@ -84,9 +84,19 @@ def audit_json(
     failed: Sequence[Mapping[str, str]] = (),
     order: Sequence[str] = (),
 ) -> bytes:
-    """``render_audit("json", ...)`` as the bytes to write: an audit of 100k users is
-    a 46 MB document, and a str would be two more copies of it (decoded, then
-    encoded again by stdout)."""
+    """``render_audit("json", ...)`` as bytes (see ``audit_json_pieces``)."""
+    return b"".join(audit_json_pieces(as_of, audits, failed, order))
+
+
+def audit_json_pieces(
+    as_of: datetime,
+    audits: Sequence[AccountAudit],
+    failed: Sequence[Mapping[str, str]] = (),
+    order: Sequence[str] = (),
+) -> Iterator[bytes]:
+    """The audit's JSON document as consecutive pieces of bytes, to be written as they
+    come: an audit of 100k users is a 46 MB document that need not be held at once,
+    and its findings are encoded a few at a time, while their dicts are in the caches."""
     result = merge(*(a.evaluation for a in audits))
     accounts = account_summaries(as_of, audits, failed, order)
     problems = [(a.label, a.account_id, p) for a in audits for p in a.evaluation.problems]
@@ -183,14 +193,14 @@ def _json_audit(
     problems: list[Located],
     upcoming: Sequence[Upcoming] = (),
     owner: OwnerOf = None,
-) -> bytes:
+) -> Iterator[bytes]:
     exempted = sorted_findings(result.exempted)
-    doc = {
+    doc: dict[str, Any] = {
         "as_of": iso(as_of),
-        "findings": _with_owners(finding_dicts(findings), findings, owner),
+        "findings": _FindingList(findings, owner),
         "summary": severity_counts(findings),
         "upcoming": [u.as_dict() for u in upcoming],
-        "exempted": _with_owners(finding_dicts(exempted), exempted, owner),
+        "exempted": _FindingList(exempted, owner),
         "expired_exemptions": [e.as_dict() for e in result.expired_exemptions],
         "problems": [
             {**p._asdict(), "source": source, "account_id": account}
@@ -199,7 +209,57 @@ def _json_audit(
         "failed_accounts": [dict(f) for f in failed],
         "accounts": accounts,
     }
-    return dumps_indented(doc)
+    return dumps_pieces(doc)
+
+
+class _FindingList(NamedTuple):
+    """Findings to be written as a JSON list of their dicts, made a few at a time."""
+
+    findings: Sequence[Finding]
+    owner: OwnerOf
+
+    def dicts(self) -> Iterator[list[dict[str, Any]]]:
+        for start in range(0, len(self.findings), FINDINGS_PER_PIECE):
+            some = self.findings[start : start + FINDINGS_PER_PIECE]
+            yield _with_owners(finding_dicts(some), list(some), self.owner)
+
+
+# Findings encoded per piece: their dicts (and their JSON, about 330 bytes each) stay
+# in the caches, and the whole list of dicts never exists at once.
+FINDINGS_PER_PIECE = 1000
+
+
+def dumps_pieces(doc: dict[str, Any]) -> Iterator[bytes]:
+    """``dumps_indented(doc)`` in pieces, byte for byte, a value of ``doc`` at a time
+    and a ``_FindingList`` a piece of findings at a time.
+
+    Indented JSON nests by lines: a value's encoding at depth 1 is its own encoding
+    with two more spaces after each newline (no string holds a raw newline), and a
+    list's items are joined by ``,`` and a newline. So each piece is encoded on its
+    own (by orjson, or by json where that is what ``dumps_indented`` would use) and
+    indented where it goes."""
+    if not doc:
+        yield b"{}\n"
+        return
+    yield b"{\n"
+    for n, (key, value) in enumerate(doc.items()):
+        yield b"  " + _encoded(key) + b": "
+        if isinstance(value, _FindingList) and value.findings:
+            yield b"[\n"
+            for i, some in enumerate(value.dicts()):
+                items = _encoded(some)[len(b"[\n") : -len(b"\n]")]  # "  {...},\n  {...}"
+                yield (b",\n  " if i else b"  ") + items.replace(b"\n", b"\n  ")
+            yield b"\n  ]"
+        else:
+            plain = [] if isinstance(value, _FindingList) else value
+            yield _encoded(plain).replace(b"\n", b"\n  ")
+        yield b",\n" if n < len(doc) - 1 else b"\n"
+    yield b"}\n"
+
+
+def _encoded(value: Any) -> bytes:
+    """``dumps_indented(value)`` without its final newline."""
+    return dumps_indented(value)[:-1]
 
 
 # Dates and dataclasses go to ``default`` (and are refused), as json refuses them.

@@ -32,6 +32,7 @@ from exporter.core.policy import Policy
 from exporter.core.records import (
     ROOT_USER,
     AccountFacts,
+    CredentialRecord,
     CredentialReport,
     ParseProblem,
     RoleRecord,
@@ -74,20 +75,39 @@ def evaluate(report: CredentialReport, policy: Policy, now: datetime) -> Evaluat
 
 def _evaluate(report: CredentialReport, policy: Policy, now: datetime) -> Evaluation:
     account = report.account_id or ""
-    records = report.records
-    roots = [r for r in records if r.user == ROOT_USER]
-    users = [r for r in records if r.user != ROOT_USER] if roots else records
-    skipped = _not_evaluated(policy, bool(roots), report.missing_columns)
-    subjects = {"root": roots, "user": users, "any": records}
-    raw: list[Finding] = []
-    for cid, severity, hits in _run(policy, subjects, now, skipped):
-        # Column-wise and in C (zip, map): findings can outnumber users.
-        recs, keys, messages, facts = zip(*hits, strict=True)
-        raw.extend(map(_finding, zip(
-            repeat(account), map(_user, recs), map(_arn, recs), repeat(cid),
-            repeat(severity), keys, messages, facts, strict=False,
-        )))  # fmt: skip
+    complete = any(r.user == ROOT_USER for r in report.records)
+    skipped = _not_evaluated(policy, complete, report.missing_columns)
+    # Per check, its findings in row order: the batches are joined back into the order
+    # of a single pass (policy order, then rows), which serve's output follows.
+    by_check: dict[str, list[Finding]] = {cid: [] for cid in policy.checks}
+    for subjects in report_batches(report.records, complete):
+        for cid, severity, hits in _run(policy, subjects, now, skipped):
+            # Column-wise and in C (zip, map): findings can outnumber users.
+            recs, keys, messages, facts = zip(*hits, strict=True)
+            by_check[cid].extend(map(_finding, zip(
+                repeat(account), map(_user, recs), map(_arn, recs), repeat(cid),
+                repeat(severity), keys, messages, facts, strict=False,
+            )))  # fmt: skip
+    raw = [f for found in by_check.values() for f in found]
     return apply_exemptions(raw, policy.exemptions, now, report.problems, skipped)
+
+
+# Report rows per batch: each check runs over one batch while its records are still in
+# the CPU caches, instead of each of the 13 checks walking every record of a 100k-user
+# report in turn (that took twice as long per user as over 1000 users).
+BATCH_ROWS = 1000
+
+
+def report_batches(
+    records: Sequence[CredentialRecord], complete: bool
+) -> Iterator[dict[str, Sequence[CredentialRecord]]]:
+    """The report checks' subjects (``root``, ``user``, ``any``), a batch of rows at a
+    time. ``complete``: the report has a root row (else every row is a user's)."""
+    for start in range(0, len(records), BATCH_ROWS):
+        rows = records[start : start + BATCH_ROWS]
+        roots = [r for r in rows if r.user == ROOT_USER] if complete else []
+        users = [r for r in rows if r.user != ROOT_USER] if roots else rows
+        yield {"root": roots, "user": users, "any": rows}
 
 
 def _not_evaluated(policy: Policy, complete: bool, missing: frozenset[str]) -> Mapping[str, str]:

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import date
 from fnmatch import fnmatchcase, translate
 from functools import lru_cache
-from itertools import groupby, repeat
-from operator import attrgetter, or_, truth
+from itertools import compress
+from operator import attrgetter, or_
 from typing import Any
 
 from exporter.core.findings import Finding
@@ -57,41 +57,43 @@ class ExemptionSet:
     """Several exemptions as one test of findings: does any of them match each?
 
     Asking each exemption in turn costs findings x exemptions glob matches, and an
-    audit has tens of thousands of findings. Here the patterns that apply to a check
-    are one regular expression per subject (user names, ARNs): the alternation of the
-    very translations ``fnmatchcase`` matches with, compiled once per check id and
-    set of patterns. Findings are then matched a check at a time, in C (``map``):
-    the cost hardly grows with the number of exemptions."""
+    audit has tens of thousands of findings. Here the patterns are regular
+    expressions that match any of several globs (``_any_of``), and each distinct
+    subject is matched once: first against all the patterns of its kind (user names,
+    ARNs) at once, in C (``filter``), which nearly every subject fails, so no further
+    work is done for it whatever the number of exemptions or of checks; only the
+    findings of a subject that matched are then asked about the exemptions that apply
+    to their check."""
 
     def __init__(self, exemptions: Iterable[Exemption]) -> None:
         self.exemptions = tuple(exemptions)
         self._by_check: dict[str, tuple[Matcher | None, Matcher | None]] = {}
-        self._known: dict[Matcher, dict[str, bool]] = {}
+        self._any = (
+            _any_of(tuple(e.pattern for e in self.exemptions if not e.by_arn)),
+            _any_of(tuple(e.pattern for e in self.exemptions if e.by_arn)),
+        )
 
     def matches(self, finding: Finding) -> bool:
         return self.flags([finding])[0]
 
     def flags(self, findings: Iterable[Finding]) -> list[bool]:
         """For each finding in order, whether an exemption matches it."""
-        flags: list[bool] = []
-        for check, group in groupby(findings, _check):
-            same = list(group)
-            by_user, by_arn = self._matchers(check)
-            hits: Iterable[bool] = repeat(False, len(same))
-            if by_user is not None:
-                hits = self._answers(by_user, list(map(_user, same)))
-            if by_arn is not None:
-                hits = map(or_, hits, self._answers(by_arn, list(map(_arn, same))))
-            flags.extend(hits)
+        found = findings if isinstance(findings, (list, tuple)) else list(findings)
+        any_user, any_arn = self._any
+        subjects = list(map(_user, found)), list(map(_arn, found))
+        users, arns = _matching(any_user, subjects[0]), _matching(any_arn, subjects[1])
+        flags = [False] * len(found)
+        if not users and not arns:
+            return flags
+        # The findings of a subject that matched, found in C; then asked one by one.
+        maybe = map(or_, map(users.__contains__, subjects[0]), map(arns.__contains__, subjects[1]))
+        for i in compress(range(len(found)), maybe):
+            f = found[i]
+            by_user, by_arn = self._matchers(f.check)
+            flags[i] = bool(
+                (by_user is not None and by_user(f.user)) or (by_arn is not None and by_arn(f.arn))
+            )
         return flags
-
-    def _answers(self, matcher: Matcher, subjects: list[str]) -> Iterable[bool]:
-        """Whether ``matcher`` matches each subject. Each distinct subject is matched
-        once per matcher: a user with findings of several checks is asked once."""
-        known = self._known.setdefault(matcher, {})
-        new = set(subjects).difference(known)
-        known.update(zip(new, map(truth, map(matcher, new)), strict=True))
-        return map(known.__getitem__, subjects)
 
     def _matchers(self, check: str) -> tuple[Matcher | None, Matcher | None]:
         found = self._by_check.get(check)
@@ -103,6 +105,11 @@ class ExemptionSet:
             )
             self._by_check[check] = found
         return found
+
+
+def _matching(matcher: Matcher | None, subjects: list[str]) -> set[str]:
+    """The distinct subjects that ``matcher`` matches (none without a matcher)."""
+    return set() if matcher is None else set(filter(matcher, set(subjects)))
 
 
 @lru_cache(maxsize=256)

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from exporter.core.checks import CHECKS, Thresholds
 from exporter.core.checks.spec import CheckSpec
+from exporter.core.evaluate import report_batches
 from exporter.core.exemptions import Exemption, ExemptionSet
 from exporter.core.findings import ROLE_FACT, SEVERITY_RANK, Finding
 from exporter.core.policy import Policy
@@ -72,16 +73,18 @@ def upcoming_in_report(
     ``current``: the findings (exempted included) that evaluating the report at
     ``now`` gave, if known; what fires already is then read from them instead of
     asking the checks again (the same answer, for a third of the cost)."""
-    roots = [r for r in report.records if r.user == ROOT_USER]
-    users = [r for r in report.records if r.user != ROOT_USER] if roots else report.records
-    subjects = {"root": roots, "user": users, "any": report.records}
+    complete = any(r.user == ROOT_USER for r in report.records)
     account = report.account_id or ""
-    found = [
-        (Finding(account, row.user, row.arn, cid, severity, key, msg, facts), due)
+    # A batch of rows at a time, as evaluate does, joined back into check order.
+    by_check: dict[str, list[tuple[Finding, date]]] = {cid: [] for cid in policy.checks}
+    firing = _firing(current)
+    for subjects in report_batches(report.records, complete):
         for cid, severity, row, key, msg, facts, due in _due(
-            policy, subjects, now, window, not_evaluated, _firing(current)
-        )
-    ]
+            policy, subjects, now, window, not_evaluated, firing
+        ):
+            finding = Finding(account, row.user, row.arn, cid, severity, key, msg, facts)
+            by_check[cid].append((finding, due))
+    found = [item for items in by_check.values() for item in items]
     return _not_exempt(found, policy.exemptions)
 
 

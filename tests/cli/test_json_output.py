@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
@@ -11,10 +12,12 @@ from typing import Any
 import pytest
 
 from benchmarks.synthetic import AS_OF, generate_report
+from exporter.cli import output
 from exporter.cli.audit_accounts import AccountAudit
 from exporter.cli.output import audit_json, dumps_indented, render_audit
 from exporter.config import Config
 from exporter.core.evaluate import evaluate
+from exporter.core.exemptions import Exemption
 from exporter.core.findings import Finding, finding_dicts, sorted_findings
 from exporter.core.report import parse_report
 
@@ -68,3 +71,39 @@ def test_a_5000_user_audit_is_byte_identical_to_the_standard_library_encoding() 
     assert len(json.loads(out)["findings"]) == len(evaluation.findings) > 1000
     assert out.encode("ascii") == stdlib(json.loads(out))
     assert audit_json(AS_OF, [audit], order=["report.csv"]) == out.encode("ascii")
+
+
+@pytest.mark.parametrize("per_piece", [1, 3, 1000])
+@pytest.mark.parametrize("user", ["someone", "caf\u00e9", "a\x7fb"])
+def test_the_pieces_are_the_standard_library_encoding_of_the_whole(
+    per_piece: int, user: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Findings encoded a few at a time, some of them by json (non-ASCII, DEL), joined
+    # into the one document json.dumps(indent=2) writes.
+    monkeypatch.setattr(output, "FINDINGS_PER_PIECE", per_piece)
+    data = generate_report(40).replace(b"\napp-", f"\n{user}-".encode(), 3)
+    report = parse_report(data, AS_OF, AS_OF)
+    live = Exemption("*2", False, None, "accepted")
+    evaluation = evaluate(report, replace(Config(), exemptions=(live,)), AS_OF)
+    assert len(evaluation.findings) > 3 * per_piece or per_piece == 1000
+    assert evaluation.exempted
+    audit = AccountAudit("report.csv", report.account_id, report, evaluation)
+    out = audit_json(AS_OF, [audit], order=["report.csv"])
+    doc = json.loads(out)
+    assert out == stdlib(doc)
+    assert doc["findings"] == [f.as_dict() for f in sorted_findings(evaluation.findings)]
+    assert doc["exempted"] == [f.as_dict() for f in sorted_findings(evaluation.exempted)]
+    assert list(doc) == KEYS
+
+
+KEYS = ["as_of", "findings", "summary", "upcoming", "exempted", "expired_exemptions",
+        "problems", "failed_accounts", "accounts"]  # fmt: skip
+
+
+def test_an_audit_without_findings_writes_empty_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    report = parse_report(generate_report(0), AS_OF, AS_OF)
+    evaluation = evaluate(report, Config(), AS_OF)
+    audit = AccountAudit("report.csv", report.account_id, report, evaluation)
+    out = audit_json(AS_OF, [audit], order=["report.csv"])
+    doc = json.loads(out)
+    assert out == stdlib(doc) and doc["exempted"] == []

@@ -144,3 +144,14 @@ def test_the_compiled_set_keeps_the_configured_glob_semantics() -> None:
     assert not compiled.matches(
         finding("CI-build", "arn:aws:iam::1:user/CI-build", "access_key_unused")
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(exemption_strategy, max_size=6), st.lists(finding_strategy, max_size=12))
+def test_the_flags_of_many_findings_at_once_are_those_of_each_exemption(
+    exemptions: list[Exemption], findings: list[Finding]
+) -> None:
+    # All findings at once: the subjects that match any glob are found first, then
+    # only their findings are asked about the exemptions of their check.
+    flags = ExemptionSet(exemptions).flags(findings)
+    assert flags == [any(e.matches(f) for e in exemptions) for f in findings]
