@@ -25,6 +25,11 @@ def build_daemon(config: Config) -> Daemon:
     settings = config.settings
     if settings.demo and not config.exemptions:
         config = with_demo_exemptions(config)
+    if settings.demo:
+        from exporter.sources.demo import with_demo_owner_tag
+
+        config = with_demo_owner_tag(config)  # owners show unless other tags are named
+        settings = config.settings
     accounts = AccountsWiring(config, fixed_targets(settings))  # accounts:, roles, shards
     options = ExpositionOptions.from_settings(
         settings,

@@ -24,7 +24,8 @@ the account summary agree), so the demo has findings for those checks too.
 
 Users and roles carry a ``team`` tag by their path (``/ci/`` platform, ``/service/``
 and ``/service-role/`` data, ``/security/`` security); people and the other roles have
-none. ``serve --demo --labels.owner-tag team`` shows owners, and the owner ``""``.
+none. The demo reads that tag as the owner (``with_demo_owner_tag``) unless
+``--labels.owner-tag`` names other tags, so it shows owners, and the owner ``""``.
 
 ``demo_exemptions`` are what ``serve --demo`` uses when the configuration has none:
 one that never expires, one that expires within days and one already expired, so
@@ -37,9 +38,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 
+from exporter.config import Config
 from exporter.core.exemptions import Exemption
 from exporter.core.records import AccountFacts, RoleRecord, ServiceUse, UserTags
 from exporter.core.report import COLUMNS
@@ -229,6 +231,15 @@ _TEAMS_BY_PATH = {"/ci/": "platform", "/service/": "data", "/service-role/": "da
 def _team(path: str) -> tuple[tuple[str, str], ...]:
     team = _TEAMS_BY_PATH.get(path)
     return () if team is None else ((DEMO_OWNER_TAG, team), ("managed-by", "demo"))
+
+
+def with_demo_owner_tag(config: Config) -> Config:
+    """``config`` reading the demo's ``team`` tag as the owner, unless it names owner
+    tags of its own (the flag or the config file's): the demo shows owners by default."""
+    if config.settings.labels_owner_tag:
+        return config
+    settings = replace(config.settings, labels_owner_tag=(DEMO_OWNER_TAG,))
+    return replace(config, settings=settings)
 
 
 def demo_user_tags(account: DemoAccount) -> tuple[UserTags, ...]:
