@@ -17,8 +17,8 @@ from typing import Any
 
 from exporter.cli.audit_accounts import AccountAudit
 from exporter.cli.output import (
-    _account_cells,
     OwnerOf,
+    _account_cells,
     account_summaries,
     iso,
     owner_lookup,
