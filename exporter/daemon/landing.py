@@ -18,6 +18,7 @@ from html import escape
 from exporter import __version__
 from exporter.config import Config
 from exporter.config.flags import format_duration
+from exporter.core.analyse import Analysis
 from exporter.core.checks import CHECKS
 from exporter.core.findings import SEVERITIES, SEVERITY_RANK, Finding, role_name
 from exporter.core.upcoming import Upcoming
@@ -25,7 +26,7 @@ from exporter.daemon.doc_links import DOCS_BASE_URL, check_doc_url, runbook_url
 from exporter.daemon.landing_config import configuration_section
 from exporter.daemon.landing_owners import owners_section
 from exporter.daemon.snapshot import AccountState, DetailsState, PendingSource, Snapshot
-from exporter.daemon.stored import summary_of
+from exporter.daemon.stored import summary_of, upcoming_of
 
 
 def stale_report_age(refresh_interval: timedelta) -> timedelta:
@@ -112,9 +113,9 @@ def render_landing(
 def _body(snapshot: Snapshot, config: Config | None, version: str, now: datetime) -> list[str]:
     settings = (config or Config()).settings
     limit = stale_report_age(settings.refresh_interval)
-    window = format_duration(settings.upcoming_window)
     rows = sorted(
-        (_Row.of(state, now, limit, window) for state in snapshot.accounts), key=_Row.order
+        (_Row.of(state, now, limit, config or Config()) for state in snapshot.accounts),
+        key=_Row.order,
     )
     parts = [f"<p>Published {_time(snapshot.created_at)}.</p>"]
     if snapshot.header:  # shard ownership and discovery (exporter/daemon/accounts.py)
@@ -153,15 +154,21 @@ class _Row:
     upcoming: tuple[Upcoming, ...] | None = None  # None: not worked out
 
     @classmethod
-    def of(cls, state: AccountState, now: datetime, stale_after: timedelta, window: str) -> _Row:
+    def of(cls, state: AccountState, now: datetime, stale_after: timedelta, config: Config) -> _Row:
+        window = format_duration(config.settings.upcoming_window)
         generated = state.report_generated
         stale = generated is not None and now - generated > stale_after
         failing = state.attempted and not state.success
         if state.analysis is None:
             return cls(state, {}, None, failing, stale, stale_after, window)
         summary = summary_of(state.analysis)
+        soon = summary.upcoming
+        # An analysis kept whole (a failed refresh's last good report) has them worked out
+        # at its evaluation time, as the metrics do (upcoming_metrics.py).
+        if soon is None and isinstance(state.analysis, Analysis) and state.evaluated_at:
+            soon = upcoming_of(state.analysis, config, state.evaluated_at)
         return cls(state, summary.by_severity(), summary.users, failing, stale, stale_after,
-                   window, summary.upcoming)  # fmt: skip
+                   window, soon)  # fmt: skip
 
     @property
     def attention(self) -> bool:

@@ -13,9 +13,11 @@ accounts, each consistent with itself:
   still has a password: the root checks still apply.
 - ``demo-member`` is a member account whose root credentials the organisation
   removed (centralised root access): no password, no key, no MFA, and so no root
-  MFA finding; ``aws_iam_root_credentials_centrally_managed`` says why. Its roles
-  carry Access Advisor's answer, so ``role_unused_services`` has findings there (the
-  other accounts' roles have none yet: the check is not evaluated for them).
+  MFA finding; ``aws_iam_root_credentials_centrally_managed`` says why (production's
+  organisation does not manage root centrally: 0). Its roles carry Access Advisor's
+  answer, so ``role_unused_services`` has findings there (the other accounts' roles have
+  none yet: the check is not evaluated for them, unless ``--access-advisor.enabled``
+  runs the demo's jobs, which find no unused service for those roles).
 
 Account- and role-level checks (``root_hardware_mfa_missing``, ``role_unused``)
 come from other IAM APIs, not from the report. ``demo_details`` derives those
@@ -169,6 +171,8 @@ DEMO_PRODUCTION = DemoAccount(
         ("vendor-audit-readonly", "/", 200, None),
         ("AWSServiceRoleForSupport", "/aws-service-role/", 900, None),
     ),
+    # Its organisation has not turned on centralised root access: the root is its own.
+    org_root_management=False,
 )  # fmt: skip
 DEMO_SANDBOX = DemoAccount(
     "210987654321",
