@@ -516,6 +516,77 @@ def stale_keys_bargauge() -> Json:
     )
 
 
+def owners_bargauge() -> Json:
+    """Findings per owner (--labels.owner-tag): who has to act, across the accounts."""
+    per_owner = once(f"aws_iam_findings_by_owner{{{SEL}}}", "owner", "severity")
+    named = f'label_replace(sum by (owner) ({per_owner}), "owner", "(no owner tag)", "owner", "")'
+    return bargauge(
+        "Findings by owner",
+        "Findings of users and roles per owner, from aws_iam_findings_by_owner: the value of "
+        "the first --labels.owner-tag the user or role carries, '(no owner tag)' for those "
+        "without. Empty unless the exporter runs with --labels.owner-tag. "
+        "AwsIamOwnerHighFindings alerts each owner on its high findings.",
+        [target(f"sort_desc({named})", "{{owner}}", instant=True)],
+        data_links=[link("Runbook: AwsIamOwnerHighFindings", runbook("AwsIamOwnerHighFindings"))],
+    )
+
+
+def role_findings_table() -> Json:
+    """Role findings: unused roles, and roles granting services they do not use."""
+    return table(
+        "Role findings",
+        "One row per role finding from aws_iam_role_finding: role_unused (a role not used "
+        "within its threshold) and role_unused_services (a role whose policies grant "
+        "services Access Advisor saw it not use; the landing page lists the services). "
+        "The owner column is there with --labels.owner-tag.",
+        [
+            target(
+                once(f"aws_iam_role_finding{{{SEL}}}", "check", "severity", "role", "owner"),
+                table=True,
+            )
+        ],
+        hide=("Time", "__name__", "job", "instance", "Value"),
+        order=("account_id", "severity", "check", "role", "owner"),
+        overrides=[
+            *severity_overrides(by_name=False),
+            account_link("Account dashboard"),
+            check_link(),
+        ],
+        links=[link("Check: role_unused_services", check_doc("role_unused_services"))],
+    )
+
+
+def access_advisor_timeseries() -> Json:
+    """The Access Advisor job pipeline (--access-advisor.enabled), per outcome."""
+
+    def jobs(counter: str, *labels: str) -> str:
+        name = f"aws_iam_exporter_access_advisor_jobs_{counter}_total"
+        rate = f"increase({name}{{{SEL}}}[$__rate_interval])"
+        by = f" by ({', '.join(labels)})" if labels else ""
+        return f"sum{by} ({once(rate, *labels)})"
+
+    pending = f"sum({once(f'aws_iam_exporter_access_advisor_principals_pending{{{SEL}}}')})"
+    return timeseries(
+        "Access Advisor jobs",
+        "IAM Access Advisor jobs (role_unused_services) started, completed and failed by "
+        "reason, and the roles it has not reported on yet. Empty unless the exporter runs "
+        "with --access-advisor.enabled. AwsIamAccessAdvisorJobsFailing fires when an "
+        "account's jobs fail for two days and none completes.",
+        [
+            target(jobs("started"), "started"),
+            target(jobs("completed"), "completed"),
+            target(jobs("failed", "reason"), "failed: {{reason}}"),
+            target(pending, "roles pending"),
+        ],
+        bars=True,
+        data_links=[
+            link(
+                "Runbook: AwsIamAccessAdvisorJobsFailing", runbook("AwsIamAccessAdvisorJobsFailing")
+            )
+        ],
+    )
+
+
 def severity_cells(title: str) -> list[Json]:
     """Colour each severity column of a table: neutral at 0, the severity's colour above."""
     return [
@@ -749,6 +820,7 @@ def health_panels(lay: Layout) -> None:
         5,
         7,
     )
+    lay.add(access_advisor_timeseries(), 24, 7)
 
 
 def exemption_panels(lay: Layout) -> None:
@@ -999,8 +1071,11 @@ def overview() -> Json:
         table(
             "Root account per account",
             "Root user findings per account: 1 in 'Root MFA missing' means the root user "
-            "has no MFA; the other columns count active root access keys and recent root "
-            "use. Click an account for its dashboard.",
+            "has no MFA; the next columns count active root access keys and recent root "
+            "use. 'Centrally managed' is 1 where AWS Organizations manages the member "
+            "account's root credentials and root holds none (root_mfa_disabled and "
+            "root_hardware_mfa_missing do not apply), 0 where not, empty where unknown. "
+            "Click an account for its dashboard.",
             [
                 target(
                     f"max by (account_id, account_name) (aws_iam_account_info{{{SEL}}})",
@@ -1019,19 +1094,31 @@ def overview() -> Json:
                     f'max by (account_id) (aws_iam_findings{{{SEL}, check="root_used_recently"}})',
                     table=True,
                 ),
+                # Absent where unknown (no Organizations discovery): an empty cell.
+                target(
+                    f"max by (account_id) (aws_iam_root_credentials_centrally_managed{{{SEL}}})",
+                    table=True,
+                ),
             ],
             hide=("Time", "Value #A"),
-            order=("account_id", "account_name", "Value #B", "Value #C", "Value #D"),
+            order=("account_id", "account_name", "Value #B", "Value #C", "Value #D", "Value #E"),
             rename={
                 "Value #B": "Root MFA missing",
                 "Value #C": "Root access keys",
                 "Value #D": "Root used recently",
+                "Value #E": "Centrally managed",
             },
             overrides=[
                 {
                     "matcher": {"id": "byRegexp", "options": "Root.*"},
                     "properties": [
                         *coloured_by("color-background", (None, "green"), (1, "red")),
+                    ],
+                },
+                {
+                    "matcher": {"id": "byName", "options": "Centrally managed"},
+                    "properties": [
+                        *coloured_by("color-text", (None, "text"), (1, "green")),
                     ],
                 },
                 account_link("Account dashboard"),
@@ -1143,6 +1230,10 @@ def overview() -> Json:
     )
     lay.add(findings_table(), 16, 12)
     lay.add(upcoming_table(), 24, 8)
+
+    lay.row("Owners and roles")
+    lay.add(owners_bargauge(), 8, 10)
+    lay.add(role_findings_table(), 16, 10)
 
     lay.row("Exemptions")
     exemption_panels(lay)
@@ -1263,6 +1354,25 @@ def account() -> Json:
         4,
         4,
     )
+    lay.add(
+        stat(
+            "Root centrally managed",
+            "Whether AWS Organizations manages this member account's root credentials and "
+            "root holds none (aws_iam_root_credentials_centrally_managed): then "
+            "root_mfa_disabled and root_hardware_mfa_missing do not apply. No value: "
+            "unknown (no Organizations discovery).",
+            [
+                target(
+                    f"max(aws_iam_root_credentials_centrally_managed{{{SEL}}})",
+                    instant=True,
+                )
+            ],
+            steps=thresholds((None, "text"), (1, "green")),
+            mappings=value_map({"0": ("NO", "text"), "1": ("YES", "green")}),
+        ),
+        4,
+        4,
+    )
 
     lay.row("Findings")
     lay.add(
@@ -1290,6 +1400,8 @@ def account() -> Json:
     )
     lay.add(findings_table(), 16, 12)
     lay.add(upcoming_table(), 24, 8)
+    lay.add(owners_bargauge(), 8, 10)
+    lay.add(role_findings_table(), 16, 10)
     lay.add(stale_keys_bargauge(), 8, 8)
     lay.add(
         timeseries(

@@ -17,9 +17,11 @@ from typing import Any
 
 from exporter.cli.audit_accounts import AccountAudit
 from exporter.cli.output import (
+    OwnerOf,
     _account_cells,
     account_summaries,
     iso,
+    owner_lookup,
     problem_text,
     severity_counts,
     upcoming_cells,
@@ -54,7 +56,8 @@ def render_screen(
     out.append(_severity_line(term, findings))
     if findings:
         out += ["", *_check_summary(term, checks, per_check, findings)]
-        out += ["", *_findings(term, checks, findings, several, every_row)]
+        owner = owner_lookup(audits)
+        out += ["", *_findings(term, checks, findings, several, every_row, owner)]
     out += _upcoming(term, audits)
     out += _notes(term, audits, result.exempted, result.expired_exemptions)
     out += ["", term.clip(f"Audited {len(accounts)} report(s):")]
@@ -96,9 +99,11 @@ def _findings(
     findings: Sequence[Finding],
     several: bool,
     every_row: bool,
+    owner: OwnerOf = None,
 ) -> list[str]:
     """One group per check, worst first, under a heading with its severity; the rows of
-    every group share one set of columns, so they line up down the whole list."""
+    every group share one set of columns, so they line up down the whole list. With an
+    owner tag configured, an OWNER column follows USER (as in the plain table)."""
     by_check: dict[str, list[Finding]] = defaultdict(list)
     for f in findings:
         by_check[f.check].append(f)
@@ -107,10 +112,12 @@ def _findings(
     for cid in checks:
         listed = sorted(by_check[cid], key=_worst_first)
         shown = listed if every_row else listed[:ROWS_PER_CHECK]
-        rows += [_finding_cells(f, several) for f in shown]
+        rows += [_finding_cells(f, several, owner) for f in shown]
         groups.append((cid, len(shown), len(listed) - len(shown)))
-    header = [*(["ACCOUNT"] if several else []), "USER", "KEY", "MESSAGE"]
-    minimum = [*([12] if several else []), 14, 3, 20]
+    owned = owner is not None
+    header = [*(["ACCOUNT"] if several else []), "USER", *(["OWNER"] if owned else []), "KEY",
+              "MESSAGE"]  # fmt: skip
+    minimum = [*([12] if several else []), 14, *([8] if owned else []), 3, 20]
     indent = Terminal(term.width - len(INDENT), term.colour, term.ellipsis)
     lines = table(indent, header, rows, minimum)
     out = [term.clip(f"Findings, worst first ({len(findings)}):"), INDENT + lines[0]]
@@ -141,10 +148,11 @@ def _who(f: Finding) -> str:
     return f"role/{name}" if name else ""
 
 
-def _finding_cells(f: Finding, several: bool) -> list[str]:
+def _finding_cells(f: Finding, several: bool, owner: OwnerOf = None) -> list[str]:
     key = "" if f.key is None else str(f.key)
     account = [f.account_id] if several else []
-    return [*account, _who(f), key, f.message]
+    owned = [] if owner is None else [owner(f)]
+    return [*account, _who(f), *owned, key, f.message]
 
 
 def _upcoming(term: Terminal, audits: Sequence[AccountAudit]) -> list[str]:

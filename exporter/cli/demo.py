@@ -7,12 +7,19 @@ from datetime import datetime, timezone
 
 from exporter.config import Config
 from exporter.sources.base import ReportSource
-from exporter.sources.demo import DEMO_ACCOUNTS, DemoSource, demo_exemptions
+from exporter.sources.demo import (
+    DEMO_ACCOUNTS,
+    DemoSource,
+    demo_exemptions,
+    with_demo_owner_tag,
+)
 
 
 def demo_audit(config: Config) -> tuple[Config, list[tuple[str, ReportSource]]]:
     """The demo's sources, and the config with the demo's exemptions when it has none
-    (as ``serve --demo`` does), so that each state of an exemption shows."""
+    (as ``serve --demo`` does), so that each state of an exemption shows, and with the
+    demo's owner tag unless it names its own."""
+    config = with_demo_owner_tag(config)
     if not config.exemptions:
         named = demo_exemptions(datetime.now(timezone.utc).date())
         config = replace(

@@ -25,6 +25,11 @@ def build_daemon(config: Config) -> Daemon:
     settings = config.settings
     if settings.demo and not config.exemptions:
         config = with_demo_exemptions(config)
+    if settings.demo:
+        from exporter.sources.demo import with_demo_owner_tag
+
+        config = with_demo_owner_tag(config)  # owners show unless other tags are named
+        settings = config.settings
     accounts = AccountsWiring(config, fixed_targets(settings))  # accounts:, roles, shards
     options = ExpositionOptions.from_settings(
         settings,
@@ -34,7 +39,8 @@ def build_daemon(config: Config) -> Daemon:
     hooks = web_hooks(settings)
     hooks.state_hooks = [accounts.state_hook]
     hooks.header = accounts.header
-    if settings.access_advisor_enabled and accounts.directory is not None:
+    # AWS accounts, and the demo's (whose sources answer Access Advisor's jobs too).
+    if settings.access_advisor_enabled and (accounts.directory is not None or settings.demo):
         hooks = with_access_advisor(hooks, accounts, config)
     if settings.state_dir:
         hooks = with_state(hooks, settings.state_dir, config, options)

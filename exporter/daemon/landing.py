@@ -17,12 +17,16 @@ from html import escape
 
 from exporter import __version__
 from exporter.config import Config
+from exporter.config.flags import format_duration
+from exporter.core.analyse import Analysis
 from exporter.core.checks import CHECKS
-from exporter.core.findings import SEVERITIES, SEVERITY_RANK
+from exporter.core.findings import SEVERITIES, SEVERITY_RANK, Finding, role_name
+from exporter.core.upcoming import Upcoming
 from exporter.daemon.doc_links import DOCS_BASE_URL, check_doc_url, runbook_url
 from exporter.daemon.landing_config import configuration_section
+from exporter.daemon.landing_owners import owners_section
 from exporter.daemon.snapshot import AccountState, DetailsState, PendingSource, Snapshot
-from exporter.daemon.stored import summary_of
+from exporter.daemon.stored import summary_of, upcoming_of
 
 
 def stale_report_age(refresh_interval: timedelta) -> timedelta:
@@ -107,8 +111,12 @@ def render_landing(
 
 
 def _body(snapshot: Snapshot, config: Config | None, version: str, now: datetime) -> list[str]:
-    limit = stale_report_age((config or Config()).settings.refresh_interval)
-    rows = sorted((_Row.of(state, now, limit) for state in snapshot.accounts), key=_Row.order)
+    settings = (config or Config()).settings
+    limit = stale_report_age(settings.refresh_interval)
+    rows = sorted(
+        (_Row.of(state, now, limit, config or Config()) for state in snapshot.accounts),
+        key=_Row.order,
+    )
     parts = [f"<p>Published {_time(snapshot.created_at)}.</p>"]
     if snapshot.header:  # shard ownership and discovery (exporter/daemon/accounts.py)
         parts.append(f"<p>{escape(snapshot.header)}</p>")
@@ -122,6 +130,9 @@ def _body(snapshot: Snapshot, config: Config | None, version: str, now: datetime
     parts.append(_totals(rows))
     if rows:
         parts.append(_overview(rows))
+    owners = owners_section(snapshot.accounts, settings.labels_owner_tag)
+    if owners:
+        parts.append(owners)
     if snapshot.pending:
         parts.append(_pending(snapshot.pending))
     parts.extend(_account(row) for row in rows)
@@ -139,16 +150,25 @@ class _Row:
     failing: bool
     stale: bool
     stale_after: timedelta
+    window: str  # the upcoming window, as the configuration writes it
+    upcoming: tuple[Upcoming, ...] | None = None  # None: not worked out
 
     @classmethod
-    def of(cls, state: AccountState, now: datetime, stale_after: timedelta) -> _Row:
+    def of(cls, state: AccountState, now: datetime, stale_after: timedelta, config: Config) -> _Row:
+        window = format_duration(config.settings.upcoming_window)
         generated = state.report_generated
         stale = generated is not None and now - generated > stale_after
         failing = state.attempted and not state.success
         if state.analysis is None:
-            return cls(state, {}, None, failing, stale, stale_after)
+            return cls(state, {}, None, failing, stale, stale_after, window)
         summary = summary_of(state.analysis)
-        return cls(state, summary.by_severity(), summary.users, failing, stale, stale_after)
+        soon = summary.upcoming
+        # An analysis kept whole (a failed refresh's last good report) has them worked out
+        # at its evaluation time, as the metrics do (upcoming_metrics.py).
+        if soon is None and isinstance(state.analysis, Analysis) and state.evaluated_at:
+            soon = upcoming_of(state.analysis, config, state.evaluated_at)
+        return cls(state, summary.by_severity(), summary.users, failing, stale, stale_after,
+                   window, soon)  # fmt: skip
 
     @property
     def attention(self) -> bool:
@@ -188,6 +208,10 @@ def _totals(rows: list[_Row]) -> str:
     tiles.extend(_tile(s, totals[s], s) for s in SEVERITIES)
     tiles.append(_tile("failing", failing, "fail"))
     tiles.append(_tile("stale", stale, "fail"))
+    known = [row.upcoming for row in rows if row.upcoming is not None]
+    if known:
+        soon = sum(len(u) for u in known)
+        tiles.append(_tile(f"due in {rows[0].window}", soon, "medium"))
     out = ["<section id='totals'><h2>All accounts</h2>", "<div class='totals'>", *tiles, "</div>"]
     attention = [r for r in rows if r.attention]
     if attention:
@@ -217,8 +241,12 @@ def _overview(rows: list[_Row]) -> str:
         cls = " class='attention'" if row.attention else ""
         cells = "".join(_count_cell(row, s) for s in SEVERITIES)
         users = "-" if row.users is None else f"{row.users:,}"
+        # Why the account has no root MFA finding, under its name (which is wider than
+        # the note's words, so the table keeps its width on a phone).
+        central = row.state.details.root_centrally_managed
+        note = "<br><small>root centrally managed</small>" if central else ""
         out.append(
-            f"<tr{cls}><td><a href='#{row.anchor}'>{row.title}</a></td>"
+            f"<tr{cls}><td><a href='#{row.anchor}'>{row.title}</a>{note}</td>"
             f"<td>{_state_word(row)}</td>{cells}<td class='n'>{users}</td></tr>"
         )
     out.append("</table></div></section>")
@@ -284,8 +312,46 @@ def _account(row: _Row) -> str:
     )
     out.extend(_not_evaluated(summary.not_evaluated_why))
     out.append(_check_table(summary.findings))
+    out.extend(_unused_services(summary.role_findings))
+    out.extend(_upcoming(row))
     out.append("</section>")
     return "\n".join(out)
+
+
+def _unused_services(role_findings: Iterable[Finding]) -> list[str]:
+    """Each role that grants services it did not use, with those services (Access
+    Advisor's answer): what to remove from its policies."""
+    lines = []
+    for f in role_findings:
+        if f.check != "role_unused_services":
+            continue
+        services = f.facts.get("services") or ()
+        listed = ", ".join(f"<code>{escape(str(s))}</code>" for s in services)
+        lines.append(f"<li>{escape(role_name(f))}: {listed}</li>")
+    if not lines:
+        return []
+    return ["<p>Roles granting services they did not use "
+            f"(<a href='{escape(check_doc_url('role_unused_services'))}'>"
+            "<code>role_unused_services</code></a>):</p><ul>", *lines, "</ul>"]  # fmt: skip
+
+
+def _upcoming(row: _Row) -> list[str]:
+    """The findings a day threshold raises within the window, soonest first."""
+    if not row.upcoming:
+        return []
+    out = [f"<p>Due within {escape(row.window)} ({len(row.upcoming):,}): not findings yet.</p>",
+           "<div class='scroll'><table class='upcoming'><tr><th>Due</th><th>Severity</th>"
+           "<th>User</th><th>Check</th><th>Key</th></tr>"]  # fmt: skip
+    for u in row.upcoming:
+        f = u.finding
+        key = "" if f.key is None else str(f.key)
+        out.append(
+            f"<tr><td>{u.due.isoformat()}</td><td class='{f.severity}'>{f.severity}</td>"
+            f"<td>{escape(f.user)}</td><td><a href='{escape(check_doc_url(f.check))}'>"
+            f"<code>{escape(f.check)}</code></a></td><td>{key}</td></tr>"
+        )
+    out.append("</table></div>")
+    return out
 
 
 def _check_table(by_check: Mapping[tuple[str, str], int]) -> str:

@@ -29,18 +29,27 @@ def findings_by_owner(
         labels=["account_id", "owner", "severity"],
     )
     for state in accounts:
-        if state.analysis is None:
-            continue
-        summary = summary_of(state.analysis)
-        owners = state.details.owners
-        counts: Counter[tuple[str, str]] = Counter(
-            (owners.get(series_user(entry), NO_OWNER), series_severity(entry))
-            for entry in summary.series
-        )
-        roles = {r.name: r for r in state.details.roles or ()}
-        for f in summary.role_findings:
-            role = roles.get(role_name(f))
-            counts[(owner_of(role.tags, owner_tags) if role else NO_OWNER, f.severity)] += 1
-        for (owner, severity), count in sorted(counts.items()):
+        counts = owner_counts(state, owner_tags)
+        for (owner, severity), count in sorted((counts or {}).items()):
             family.add_metric([state.account_id, owner, severity], count)
     return family
+
+
+def owner_counts(
+    state: AccountState, owner_tags: tuple[str, ...]
+) -> Counter[tuple[str, str]] | None:
+    """The account's findings per (owner, severity); None: no data yet. The metric and
+    the landing page count them here, so the two always agree."""
+    if state.analysis is None:
+        return None
+    summary = summary_of(state.analysis)
+    owners = state.details.owners
+    counts: Counter[tuple[str, str]] = Counter(
+        (owners.get(series_user(entry), NO_OWNER), series_severity(entry))
+        for entry in summary.series
+    )
+    roles = {r.name: r for r in state.details.roles or ()}
+    for f in summary.role_findings:
+        role = roles.get(role_name(f))
+        counts[(owner_of(role.tags, owner_tags) if role else NO_OWNER, f.severity)] += 1
+    return counts

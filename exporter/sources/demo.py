@@ -13,9 +13,11 @@ accounts, each consistent with itself:
   still has a password: the root checks still apply.
 - ``demo-member`` is a member account whose root credentials the organisation
   removed (centralised root access): no password, no key, no MFA, and so no root
-  MFA finding; ``aws_iam_root_credentials_centrally_managed`` says why. Its roles
-  carry Access Advisor's answer, so ``role_unused_services`` has findings there (the
-  other accounts' roles have none yet: the check is not evaluated for them).
+  MFA finding; ``aws_iam_root_credentials_centrally_managed`` says why (production's
+  organisation does not manage root centrally: 0). Its roles carry Access Advisor's
+  answer, so ``role_unused_services`` has findings there (the other accounts' roles have
+  none yet: the check is not evaluated for them, unless ``--access-advisor.enabled``
+  runs the demo's jobs, which find no unused service for those roles).
 
 Account- and role-level checks (``root_hardware_mfa_missing``, ``role_unused``)
 come from other IAM APIs, not from the report. ``demo_details`` derives those
@@ -24,7 +26,8 @@ the account summary agree), so the demo has findings for those checks too.
 
 Users and roles carry a ``team`` tag by their path (``/ci/`` platform, ``/service/``
 and ``/service-role/`` data, ``/security/`` security); people and the other roles have
-none. ``serve --demo --labels.owner-tag team`` shows owners, and the owner ``""``.
+none. The demo reads that tag as the owner (``with_demo_owner_tag``) unless
+``--labels.owner-tag`` names other tags, so it shows owners, and the owner ``""``.
 
 ``demo_exemptions`` are what ``serve --demo`` uses when the configuration has none:
 one that never expires, one that expires within days and one already expired, so
@@ -37,9 +40,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 
+from exporter.config import Config
 from exporter.core.exemptions import Exemption
 from exporter.core.records import AccountFacts, RoleRecord, ServiceUse, UserTags
 from exporter.core.report import COLUMNS
@@ -167,6 +171,8 @@ DEMO_PRODUCTION = DemoAccount(
         ("vendor-audit-readonly", "/", 200, None),
         ("AWSServiceRoleForSupport", "/aws-service-role/", 900, None),
     ),
+    # Its organisation has not turned on centralised root access: the root is its own.
+    org_root_management=False,
 )  # fmt: skip
 DEMO_SANDBOX = DemoAccount(
     "210987654321",
@@ -229,6 +235,15 @@ _TEAMS_BY_PATH = {"/ci/": "platform", "/service/": "data", "/service-role/": "da
 def _team(path: str) -> tuple[tuple[str, str], ...]:
     team = _TEAMS_BY_PATH.get(path)
     return () if team is None else ((DEMO_OWNER_TAG, team), ("managed-by", "demo"))
+
+
+def with_demo_owner_tag(config: Config) -> Config:
+    """``config`` reading the demo's ``team`` tag as the owner, unless it names owner
+    tags of its own (the flag or the config file's): the demo shows owners by default."""
+    if config.settings.labels_owner_tag:
+        return config
+    settings = replace(config.settings, labels_owner_tag=(DEMO_OWNER_TAG,))
+    return replace(config, settings=settings)
 
 
 def demo_user_tags(account: DemoAccount) -> tuple[UserTags, ...]:
@@ -365,3 +380,14 @@ class DemoSource:
     def fetch_details(self) -> AccountDetails:
         """The account's roles and facts, as an AWS source would fetch them."""
         return demo_details(self.account, self._clock().replace(microsecond=0))
+
+    # With --access-advisor.enabled the demo's answers come through the real job pipeline
+    # (its schedule, budget and metrics) instead of with the roles: the job of a role is
+    # its ARN, and it answers at once with the services the account lists for the role
+    # (none for a role it lists nothing for).
+    def start_access_advisor_job(self, arn: str) -> str:
+        return arn
+
+    def poll_access_advisor_job(self, job_id: str) -> tuple[ServiceUse, ...] | None:
+        name = job_id.rsplit("/", 1)[-1]
+        return _services(self.account, name, self._clock().replace(microsecond=0)) or ()

@@ -85,3 +85,29 @@ def test_the_config_files_owner_tag_applies_to_audit(
     assert code == 0
     findings = json.loads(capsys.readouterr().out)["findings"]
     assert findings and all(f["owner"] == "" for f in findings)
+
+
+def screen_of(owner_tags: list[str], width: int = 120) -> list[str]:
+    from exporter.cli.audit_screen import render_screen
+    from exporter.cli.terminal import Terminal
+
+    config = config_from_dict({"flags": {"labels.owner-tag": owner_tags}} if owner_tags else {})
+    audit, _ = audit_one("tagged", TaggedSource(), config, AS_OF)
+    return render_screen(Terminal(width, False), AS_OF, [audit], order=["tagged"]).splitlines()
+
+
+def test_the_terminal_table_has_an_owner_column_after_the_user() -> None:
+    lines = screen_of(["team", "owner"])
+    header = next(line for line in lines if line.strip().startswith("USER"))
+    assert header.split()[:3] == ["USER", "OWNER", "KEY"]
+    owner_at = header.index("OWNER")
+    rows = {line.split()[0]: line for line in lines if line.startswith("  ") and line.strip()}
+    assert rows["alice"][owner_at:].split()[0] == "payments"  # team before owner
+    assert rows["bob"][owner_at:].split()[0] == "bob@example.com"
+    assert rows["role/forgotten"][owner_at:].split()[0] == "platform"
+    # No tag: an empty cell, so the next column (KEY or MESSAGE) starts where it always does.
+    assert rows["carol"][owner_at : owner_at + len("OWNER")].strip() == ""
+
+
+def test_the_terminal_table_has_no_owner_column_without_an_owner_tag() -> None:
+    assert not any("OWNER" in line for line in screen_of([]))

@@ -57,3 +57,28 @@ def test_audit_demo_reaches_no_aws() -> None:
 def test_audit_demo_refuses_report_files(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", "--demo", "--report-file", "x.csv"]) == 2
     assert "--demo cannot be combined with --report-file" in capsys.readouterr().err
+
+
+def test_audit_demo_shows_each_of_the_newer_checks_by_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["audit", "--demo", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    # Owners: the demo's team tag, without --labels.owner-tag; "" for the untagged.
+    owners = {(f["user"], f["check"]): f["owner"] for f in doc["findings"]}
+    assert owners[("ci-deploy", "access_key_not_rotated")] == "platform"
+    assert owners[("<root_account>", "root_mfa_disabled")] == ""
+    # An upcoming finding: a key rotated 85 days ago, due under the 90-day rule.
+    assert ("sec-scanner", "access_key_not_rotated") in {(u["user"], u["check"])
+                                                         for u in doc["upcoming"]}  # fmt: skip
+    # One centrally managed member account, and unused services from Access Advisor.
+    member = next(a for a in doc["accounts"] if a["source"] == "demo-member")
+    assert "root_mfa_disabled" in member["not_evaluated"]
+    unused = [f for f in doc["findings"] if f["check"] == "role_unused_services"]
+    assert unused and {f["account_id"] for f in unused} == {member["account_id"]}
+
+
+def test_an_owner_tag_given_to_the_demo_is_kept(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "--demo", "--format", "json", "--labels.owner-tag", "managed-by"]) == 0
+    owners = {f["user"]: f["owner"] for f in json.loads(capsys.readouterr().out)["findings"]}
+    assert owners["ci-deploy"] == "demo"  # the managed-by tag, not the team tag

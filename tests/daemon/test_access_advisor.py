@@ -243,3 +243,44 @@ def test_its_schedule_starts_and_stops_with_the_daemon() -> None:
     assert a._scheduler.running
     a.stop()
     assert not a._scheduler.running
+
+
+def test_the_demo_runs_its_answers_through_the_pipeline_when_enabled() -> None:
+    from exporter.daemon.access_advisor import AccessAdvisor as Advisor
+    from exporter.daemon.compose import build_daemon
+    from exporter.sources.demo import DEMO_ACCOUNTS, DEMO_MEMBER
+
+    flags = {"demo": True, "access-advisor.enabled": True, "web.listen-address": "127.0.0.1:0"}
+    daemon = build_daemon(config_from_dict({"flags": flags}))
+    daemon.start(schedule=False)  # (stopping a daemon never started waits for its server)
+    try:
+        wired = [s for s in daemon._services if isinstance(s, Advisor)]
+        assert len(wired) == 1, "--demo --access-advisor.enabled runs the job pipeline"
+    finally:
+        daemon.stop()
+    config = config_from_dict({"flags": {"access-advisor.enabled": True}})
+    a = AccessAdvisor(config, now=lambda: NOW, pacing=Pacing(first_poll=0.001))
+    targets = [AccountTarget(d.account_id, d.name, DemoSource(lambda: NOW, d))
+               for d in DEMO_ACCOUNTS]  # fmt: skip
+    wiring = AccountsWiring(config, fixed=targets)
+    wiring.advisor = a
+    refresher = Refresher(wiring.targets, config, ExpositionOptions(collectors=(wiring.collector,)),
+                          now=lambda: NOW, hooks=[wiring.state_hook])  # fmt: skip
+    try:
+        refresher.run()
+        a.run()
+        samples = parse_samples(refresher.run().exposition.text.decode())
+    finally:
+        refresher.close()
+    pipeline = metrics(a)
+    done = pipeline["aws_iam_exporter_access_advisor_jobs_completed_total"]
+    completed = {lab["account_id"]: v for lab, v in done}
+    # Every role but the service-linked one, in each account; none failed or is pending.
+    assert completed == {d.account_id: len([r for r in d.roles if "aws-service-role" not in r[1]])
+                         for d in DEMO_ACCOUNTS}  # fmt: skip
+    assert all(v == 0 for _, v in pipeline["aws_iam_exporter_access_advisor_jobs_failed_total"])
+    assert all(v == 0 for _, v in pipeline["aws_iam_exporter_access_advisor_principals_pending"])
+    unused = {lab["account_id"]: v for lab, v in samples["aws_iam_findings"]
+              if lab["check"] == "role_unused_services"}  # fmt: skip
+    # Now evaluated everywhere: the member's two roles, nothing unused elsewhere.
+    assert unused == {d.account_id: (2 if d is DEMO_MEMBER else 0) for d in DEMO_ACCOUNTS}

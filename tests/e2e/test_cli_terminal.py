@@ -90,6 +90,23 @@ def test_the_account_column_only_with_several_accounts(tmp_path: Path) -> None:
     assert findings.splitlines()[1].split() == ["USER", "KEY", "MESSAGE"]
 
 
+def test_the_owner_column_follows_the_user_when_an_owner_tag_is_read() -> None:
+    # The demo reads its team tag as the owner: an OWNER column, as the plain table has.
+    screen = audit_on_pty("--demo", columns=120)
+    lines = screen[screen.index("Findings, worst first") :].splitlines()
+    assert lines[1].split()[:4] == ["ACCOUNT", "USER", "OWNER", "KEY"]
+    at = lines[1].index("OWNER")
+    rows = [line for line in lines if line.startswith("  ") and line.strip()]
+    assert max(len(line) for line in screen.splitlines()) <= 120
+    assert any(" ci-deploy " in r and r[at:].split()[0] == "platform" for r in rows)
+    assert any(" role/nightly-report-lambda " in r and r[at:].split()[0] == "data" for r in rows)
+    # A report file has no tags: the column is there, every cell empty.
+    one = audit_on_pty("--report-file", REAL, "--as-of", AS_OF_TEXT, "--labels.owner-tag",
+                       "team", columns=120)  # fmt: skip
+    header = one[one.index("Findings, worst first") :].splitlines()[1]
+    assert header.split() == ["USER", "OWNER", "KEY", "MESSAGE"]
+
+
 def test_severities_coloured_on_a_terminal_unless_no_color() -> None:
     coloured = audit_on_pty("--report-file", REAL, "--as-of", AS_OF_TEXT, color=True)
     assert "\x1b[1;31mCRITICAL" in coloured and "\x1b[31mHIGH" in coloured

@@ -87,6 +87,7 @@ def test_demo_page_reads_top_down_at_each_width(
         f"AWS IAM credential exporter {__version__}",
         "All accounts",
         "Accounts, worst first",
+        "Findings by owner",  # the demo reads its team tag as the owner
         "demo-production (123456789012)",  # its root has no MFA: critical first
         "demo-sandbox (210987654321)",
         "demo-member (345678901234)",  # centrally managed root, fewest findings
@@ -101,17 +102,23 @@ def test_demo_page_reads_top_down_at_each_width(
     assert "Not evaluated (root credentials are centrally managed by AWS Organizations" in text
     assert "Not evaluated (Access Advisor has not reported" in text
     assert "the report lacks their input" not in text
+    # The newer checks, each where a reader looks: the owners, the centrally managed root
+    # in the overview, the services a role does not use, the findings due soon.
+    in_order(text, "Accounts, worst first", "root centrally managed", "Findings by owner",
+             "platform", "no owner tag", "Due within 14d",
+             "nightly-report-lambda: dynamodb, sns")  # fmt: skip
     assert " ago)" in text, "the inline script adds each time's age"
     assert "replica" not in text and "(s)" not in text
     tiles = {label: (colour, top) for label, colour, top in seen["tiles"]}
     assert tiles["1 critical"][0] == "rgb(187, 0, 0)"
     assert tiles["3 accounts"][0] == "rgb(34, 34, 34)"
     assert tiles["0 failing"][0] == tiles["0 stale"][0] == "rgb(136, 136, 136)"  # neutral
+    assert tiles["1 due in 14d"][0] == "rgb(153, 119, 0)"  # medium: a warning, not a finding
     rows = [name for name, _, _ in seen["rows"]]
     assert rows == [
         "demo-production (123456789012)",
         "demo-sandbox (210987654321)",
-        "demo-member (345678901234)",
+        "demo-member (345678901234)\nroot centrally managed",  # why it has no root finding
     ]
     if width == 1280:  # the totals on one line
         assert len({top for _, top in tiles.values()}) == 1

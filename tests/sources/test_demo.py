@@ -151,5 +151,5 @@ def test_the_member_account_root_is_centrally_managed_and_the_sandbox_not() -> N
         analysis, _ = report_findings(account)
         details = demo_details(account, NOW)
         managed[account.name] = root_centrally_managed(details.facts, analysis.report)
-    assert managed == {"demo-production": None, "demo-sandbox": False, "demo-member": True}
+    assert managed == {"demo-production": False, "demo-sandbox": False, "demo-member": True}
     assert report_findings(DEMO_MEMBER)[1]["root_mfa_disabled"] == 1  # before withholding

@@ -81,7 +81,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     nowhere = aws_env(f"http://127.0.0.1:{free_port()}")  # connection refused
     second = f"127.0.0.1:{free_port()}"
     with (
-        exporter_process("--demo", "--labels.owner-tag", "team") as demo,
+        # The owner tag is the demo's own; its Access Advisor answers go through the job
+        # pipeline, so that the pipeline's series (panels, alert) exist.
+        exporter_process(
+            "--demo",
+            "--labels.owner-tag",
+            "team",
+            "--access-advisor.enabled",
+            "--access-advisor.interval",
+            "1m",
+        ) as demo,  # fmt: skip
         exporter_process("--config", str(config), *BROKEN_FLAGS, env=nowhere) as broken,
         prometheus(
             [f"127.0.0.1:{demo.port}", f"127.0.0.1:{broken.port}", second], RULE_FILES
