@@ -139,10 +139,10 @@ def test_a_restored_managed_root_is_shown_as_centrally_managed_as_before(tmp_pat
     before, after = samples_of(refreshed), samples_of(restored)
     member = DEMO_MEMBER.account_id
     assert gauges(before)[member] == 1  # the premise
-    # The gauge says the same for every account: 1, 0 (sandbox: root has a password),
-    # absent (production: the organisation's features are unknown).
+    # The gauge says the same for every account: 1, 0 (sandbox: root has a password;
+    # production: its organisation does not manage root access centrally).
     assert gauges(after) == gauges(before)
-    assert DEMO_PRODUCTION.account_id not in gauges(after)
+    assert gauges(after)[DEMO_PRODUCTION.account_id] == 0
     assert not set(ROOT_CHECKS) & exported_checks(after, member)
     assert not root_series(after, member)
     (state,) = [s for s in restored.accounts if s.account_id == member]
