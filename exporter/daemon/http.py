@@ -532,9 +532,14 @@ class ServerThread:
 
     def stop(self) -> None:
         self._stopping.set()
-        self.server.shutdown()
+        started = self._thread.ident is not None
+        if started:
+            # shutdown() waits for serve_forever to return: never, had it not started
+            # (a start-up that failed before serving would hang on its way out).
+            self.server.shutdown()
         self.server.server_close()
-        self._thread.join(timeout=5)
+        if started:
+            self._thread.join(timeout=5)
         if self._live.is_alive():
             self._live.join(timeout=5)
 

@@ -480,3 +480,16 @@ def test_accept_backs_off_5ms_doubling_to_1s_when_descriptors_run_out(
     finally:
         server.socket = listening
         server.server_close()
+
+
+def test_a_daemon_stopped_before_it_started_stops_at_once() -> None:
+    """A start-up that fails before serving (run_until_signalled's finally) stops the
+    daemon; the HTTP server's shutdown must not wait for a serve loop that never ran."""
+    settings = replace(Settings(), web_listen_address="127.0.0.1:0")
+    daemon = Daemon(lambda: [], replace(Config(), settings=settings))
+    stopped: list[bool] = []
+    stopper = threading.Thread(target=lambda: (daemon.stop(), stopped.append(True)), daemon=True)
+    stopper.start()
+    stopper.join(timeout=10)
+    assert not stopper.is_alive(), "Daemon.stop() hung on a daemon never started"
+    assert stopped == [True]
