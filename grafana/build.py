@@ -449,26 +449,36 @@ def account_link(title: str) -> Json:
 # -- shared panels ------------------------------------------------------------------
 
 
-def findings_table() -> Json:
+def finding_rows(
+    title: str, description: str, metric: str, labels: tuple[str, ...], doc: Json
+) -> Json:
+    """A table of one row per series of a per-finding metric: the account, then the
+    severity, then the check, then the other ``labels``."""
+    check, severity, *rest = labels
     return table(
-        "Findings",
-        "One row per finding from aws_iam_finding: account, severity, check, IAM user and "
-        "access key number (empty when the finding is not about a key). When the exporter's "
-        "series cap applies, some rows are left out: see 'Report problems and dropped series'.",
-        [
-            target(
-                once(f"aws_iam_finding{{{SEL}}}", "check", "severity", "user", "key"),
-                table=True,
-            )
-        ],
+        title,
+        description,
+        [target(once(f"{metric}{{{SEL}}}", *labels), table=True)],
         hide=("Time", "__name__", "job", "instance", "Value"),
-        order=("account_id", "severity", "check", "user", "key"),
+        order=("account_id", severity, check, *rest),
         overrides=[
             *severity_overrides(by_name=False),
             account_link("Account dashboard"),
             check_link(),
         ],
-        links=[link("Checks documentation", f"{docs_base_url()}/checks.md")],
+        links=[doc],
+    )
+
+
+def findings_table() -> Json:
+    return finding_rows(
+        "Findings",
+        "One row per finding from aws_iam_finding: account, severity, check, IAM user and "
+        "access key number (empty when the finding is not about a key). When the exporter's "
+        "series cap applies, some rows are left out: see 'Report problems and dropped series'.",
+        "aws_iam_finding",
+        ("check", "severity", "user", "key"),
+        link("Checks documentation", f"{docs_base_url()}/checks.md"),
     )
 
 
@@ -533,26 +543,15 @@ def owners_bargauge() -> Json:
 
 def role_findings_table() -> Json:
     """Role findings: unused roles, and roles granting services they do not use."""
-    return table(
+    return finding_rows(
         "Role findings",
         "One row per role finding from aws_iam_role_finding: role_unused (a role not used "
         "within its threshold) and role_unused_services (a role whose policies grant "
         "services Access Advisor saw it not use; the landing page lists the services). "
         "The owner column is there with --labels.owner-tag.",
-        [
-            target(
-                once(f"aws_iam_role_finding{{{SEL}}}", "check", "severity", "role", "owner"),
-                table=True,
-            )
-        ],
-        hide=("Time", "__name__", "job", "instance", "Value"),
-        order=("account_id", "severity", "check", "role", "owner"),
-        overrides=[
-            *severity_overrides(by_name=False),
-            account_link("Account dashboard"),
-            check_link(),
-        ],
-        links=[link("Check: role_unused_services", check_doc("role_unused_services"))],
+        "aws_iam_role_finding",
+        ("check", "severity", "role", "owner"),
+        link("Check: role_unused_services", check_doc("role_unused_services")),
     )
 
 
