@@ -61,7 +61,14 @@ def _show(value: Any) -> str:
 
 def resolve_flags(args: argparse.Namespace, config: Config) -> Settings:
     """Command line, else the config file's flags:, else the default."""
-    return with_command_line(config.settings, {f.dest: getattr(args, f.dest, None) for f in FLAGS})
+    given = {f.dest: getattr(args, f.dest, None) for f in FLAGS}
+    settings = with_command_line(config.settings, given)
+    if settings.demo and given.get("access_advisor_enabled") is None:
+        # The demo shows every check, role_unused_services too: its accounts answer
+        # Access Advisor's jobs, and no AWS quota is spent (--no-access-advisor.enabled
+        # turns it off).
+        settings = replace(settings, access_advisor_enabled=True)
+    return settings
 
 
 def run(args: argparse.Namespace) -> int:

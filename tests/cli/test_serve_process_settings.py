@@ -28,3 +28,19 @@ def test_serve_hands_the_interpreter_over_sooner(monkeypatch: pytest.MonkeyPatch
         sys.setswitchinterval(before)
     assert seen == [pytest.approx(serve.SWITCH_INTERVAL_SECONDS)]
     assert before > serve.SWITCH_INTERVAL_SECONDS
+
+
+@pytest.mark.parametrize(
+    ("argv", "enabled"),
+    [
+        (["--demo"], True),  # the demo shows role_unused_services too
+        (["--demo", "--no-access-advisor.enabled"], False),
+        (["--report-file", "r.csv"], False),  # off by default: it spends AWS quota
+        (["--report-file", "r.csv", "--access-advisor.enabled"], True),
+    ],
+)
+def test_the_demo_runs_access_advisor_unless_told_not_to(argv: list[str], enabled: bool) -> None:
+    from exporter.config import Config
+
+    settings = serve.resolve_flags(build_parser().parse_args(["serve", *argv]), Config())
+    assert settings.access_advisor_enabled is enabled
