@@ -25,7 +25,7 @@ ORGANIZATIONS_ONLY = {
 }
 # Exported only with --state.dir, which the demo scrape does not use.
 STATE_DIR_ONLY = {"aws_iam_exporter_state_save_errors_total"}
-# The Access Advisor pipeline runs for AWS accounts only (the demo's roles carry its answer).
+# Exported only with --access-advisor.enabled, which the demo turns on by default.
 ACCESS_ADVISOR_ONLY = {
     f"aws_iam_exporter_access_advisor_{name}"
     for name in ("jobs_started_total", "jobs_completed_total", "jobs_failed_total",
@@ -35,7 +35,7 @@ ACCESS_ADVISOR_ONLY = {
 OWNER_TAG_ONLY = {"aws_iam_findings_by_owner"}
 # The families whose ``owner`` label comes with --labels.owner-tag (so, in the demo).
 OWNER_LABELLED = {"aws_iam_finding", "aws_iam_role_finding"}
-NOT_IN_DEMO = ORGANIZATIONS_ONLY | STATE_DIR_ONLY | ACCESS_ADVISOR_ONLY
+NOT_IN_DEMO = ORGANIZATIONS_ONLY | STATE_DIR_ONLY
 _DECLARED = re.compile(
     r"\b(_gauge|GaugeMetricFamily|CounterMetricFamily|InfoMetricFamily)\(\s*\"(aws_iam_\w+)\""
 )
